@@ -1,0 +1,1 @@
+"""Delivery: rendering (pure), the outbox and the senders."""

@@ -1,0 +1,70 @@
+"""One exception tree for Newswatch.
+
+    NewswatchError
+    ├── ConfigError          feeds.yaml or settings unusable (names file:line)
+    ├── QueryError           a topic query that does not parse (names the position)
+    ├── FetchError           fetcher: the feed could not be downloaded
+    │   ├── FetchTimeout     connect or read timeout
+    │   ├── BodyTooLarge     the body exceeded the size cap
+    │   ├── BlockedURL       scheme or address refused (SSRF guard)
+    │   └── HTTPStatusError  a non-2xx/304 answer (carries status and Retry-After)
+    ├── ParseError           parser: nothing usable could be read from the body
+    └── StorageError         the database could not be opened or migrated
+
+Third-party exceptions are translated at the boundary with ``raise ... from``.
+Every message starts with the stage that raised it ("fetcher: ...").
+"""
+
+from __future__ import annotations
+
+
+class NewswatchError(Exception):
+    """Base of every error Newswatch raises on purpose."""
+
+
+class ConfigError(NewswatchError):
+    """The configuration file or the settings are invalid."""
+
+
+class QueryError(NewswatchError):
+    """A topic query could not be parsed."""
+
+    def __init__(self, message: str, query: str = "", position: int = -1) -> None:
+        self.query = query
+        self.position = position
+        if position >= 0 and query:
+            message = f"{message} at position {position + 1}: {query[:position]}>>{query[position:]}"
+        super().__init__(f"query: {message}")
+
+
+class FetchError(NewswatchError):
+    """A feed could not be fetched."""
+
+
+class FetchTimeout(FetchError):
+    """The server did not answer in time."""
+
+
+class BodyTooLarge(FetchError):
+    """The response body went over the configured cap."""
+
+
+class BlockedURL(FetchError):
+    """The URL's scheme or resolved address is not allowed."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status."""
+
+    def __init__(self, message: str, status: int, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ParseError(NewswatchError):
+    """The body is not a feed or page the parser can read."""
+
+
+class StorageError(NewswatchError):
+    """The database could not be opened or migrated."""

@@ -1,0 +1,1 @@
+"""Topic matching: normalisation, the query language and the compiled matcher (all pure)."""

@@ -1,0 +1,186 @@
+"""Compiled topics: every topic's terms in one index, matched against an item's words (pure).
+
+Matching cost grows with the length of the text, not with the number of topics: the text's words
+are looked up in one dict of every term's first word (plus one dict of prefixes), and only the topics
+that have a candidate term are evaluated. Words are compared by key (see `morphology`), so inflected
+forms and particles are handled in one place for queries and texts alike.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from bot.matching import morphology
+from bot.matching.normalize import tokenize
+from bot.matching.query import And, Near, Node, Not, Or, Term, iter_terms, parse_query
+from bot.models import Match, Topic
+
+
+@dataclass
+class TextIndex:
+    """Word keys -> positions, per field. Title and text share one position space (a gap between)."""
+
+    all: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    title: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    feed: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    tokens: list[str] = field(default_factory=list)
+    title_end: int = 0
+    feed_tokens: list[str] = field(default_factory=list)
+
+    def for_field(self, name: str | None) -> tuple[dict[str, list[int]], list[str], int]:
+        """(index, tokens, number of tokens searchable) for a term restricted to `name`."""
+        if name == "title":
+            return self.title, self.tokens, self.title_end
+        if name == "feed":
+            return self.feed, self.feed_tokens, len(self.feed_tokens)
+        return self.all, self.tokens, len(self.tokens)
+
+
+GAP = 10  # title and body are never one phrase
+
+
+def index_text(title: str, text: str, feed: str = "") -> TextIndex:
+    """Build the word index of one item."""
+    idx = TextIndex()
+    for is_title, part in ((True, title), (False, text)):
+        for tok in tokenize(part):
+            pos = len(idx.tokens)
+            idx.tokens.append(tok)
+            for key in morphology.token_keys(tok):
+                idx.all[key].append(pos)
+                if is_title:
+                    idx.title[key].append(pos)
+        if is_title:
+            idx.title_end = len(idx.tokens)
+            idx.tokens.extend([""] * GAP)
+    idx.feed_tokens = tokenize(feed)
+    for i, tok in enumerate(idx.feed_tokens):
+        for key in morphology.token_keys(tok):
+            idx.feed[key].append(i)
+    return idx
+
+
+def _word_at(idx_tokens: list[str], pos: int, key: str, prefix: bool, table: dict[str, list[int]]) -> bool:
+    if pos >= len(idx_tokens):
+        return False
+    if prefix:
+        return any(k.startswith(key) for k in morphology.token_keys(idx_tokens[pos]))
+    return pos in table.get(key, ())
+
+
+def _term_positions(term: Term, idx: TextIndex) -> list[tuple[int, int]]:
+    """(start, end) word spans where the term occurs; a prefix* applies to the term's last word."""
+    table, tokens, limit = idx.for_field(term.field)
+    keys = [morphology.term_key(w) for w in term.words]
+    last = len(keys) - 1
+    if term.prefix and last == 0:
+        starts: list[int] = [p for p in range(limit) if _word_at(tokens, p, keys[0], True, table)]
+    else:
+        starts = [p for p in table.get(keys[0], ()) if p < limit]
+    spans = []
+    for start in starts:
+        if all(
+            start + i < limit and _word_at(tokens, start + i, k, term.prefix and i == last, table)
+            for i, k in enumerate(keys[1:], 1)
+        ):
+            spans.append((start, start + last))
+    return spans
+
+
+def evaluate(node: Node, idx: TextIndex) -> list[str] | None:
+    """The matched terms' source text if `node` matches, else None."""
+    if isinstance(node, Term):
+        return [node.source] if _term_positions(node, idx) else None
+    if isinstance(node, Near):
+        left, right = _term_positions(node.left, idx), _term_positions(node.right, idx)
+        for ls, le in left:
+            for rs, re_ in right:
+                gap = rs - le if rs > le else ls - re_
+                if gap <= node.distance:
+                    return [node.left.source, node.right.source]
+        return None
+    if isinstance(node, Not):
+        return None if evaluate(node.child, idx) is not None else []
+    if isinstance(node, And):
+        found: list[str] = []
+        for child in node.children:
+            got = evaluate(child, idx)
+            if got is None:
+                return None
+            found += got
+        return found
+    assert isinstance(node, Or)
+    found = []
+    matched = False
+    for child in node.children:
+        got = evaluate(child, idx)
+        if got is not None:
+            matched = True
+            found += got
+    return found if matched else None
+
+
+@dataclass(frozen=True)
+class CompiledTopic:
+    """A topic with its parsed query."""
+
+    topic: Topic
+    ast: Node
+
+
+class Matcher:
+    """All topics compiled once; `match` returns the topics an item matches."""
+
+    def __init__(self, topics: Sequence[Topic]) -> None:
+        self.topics = [CompiledTopic(t, parse_query(t.query)) for t in topics]
+        self._by_key: dict[str, set[int]] = defaultdict(set)
+        self._by_prefix: dict[str, set[int]] = defaultdict(set)
+        self._prefix_lengths: set[int] = set()
+        for i, ct in enumerate(self.topics):
+            for term in iter_terms(ct.ast):
+                key = morphology.term_key(term.words[0])
+                if term.prefix and len(term.words) == 1:
+                    pk = morphology.prefix_key(key)
+                    self._by_prefix[pk].add(i)
+                    self._prefix_lengths.add(len(pk))
+                else:
+                    self._by_key[key].add(i)
+
+    def candidates(self, idx: TextIndex) -> set[int]:
+        """Topics with at least one term whose first word occurs in the text."""
+        found: set[int] = set()
+        for table in (idx.all, idx.feed):
+            for key in table:
+                hit = self._by_key.get(key)
+                if hit:
+                    found |= hit
+        if self._prefix_lengths:
+            self._add_prefix_candidates(idx, found)
+        return found
+
+    def _add_prefix_candidates(self, idx: TextIndex, found: set[int]) -> None:
+        for table in (idx.all, idx.feed):
+            for key in table:
+                for n in self._prefix_lengths:
+                    if len(key) >= n and (hit := self._by_prefix.get(key[:n])):
+                        found |= hit
+
+    def match_index(self, idx: TextIndex) -> list[Match]:
+        """Topics matching an already indexed text."""
+        out = []
+        for i in sorted(self.candidates(idx)):
+            ct = self.topics[i]
+            terms = evaluate(ct.ast, idx)
+            if terms is not None:
+                out.append(Match(ct.topic.id, tuple(dict.fromkeys(terms))))
+        return out
+
+    def match(self, title: str, text: str, feed: str = "") -> list[Match]:
+        """Topics matching an item's title, text and feed name."""
+        return self.match_index(index_text(title, text, feed))
+
+    def match_many(self, items: Iterable[tuple[str, str, str]]) -> list[list[Match]]:
+        """`match` over many (title, text, feed) triples."""
+        return [self.match(*t) for t in items]

@@ -1,0 +1,44 @@
+"""Text normalisation shared by queries and items (pure).
+
+Rules, in order: Unicode NFKC; casefold; ё -> е; accents removed from Latin letters only (Corée =
+coree; Cyrillic й and ї and Hangul syllables are left whole); tokens are runs of letters and digits,
+so hyphens, apostrophes and punctuation separate words (nord-coréen = nord coréen).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@lru_cache(maxsize=4096)
+def _fold_char(ch: str) -> str:
+    decomposed = unicodedata.normalize("NFD", ch)
+    base = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return base or ch
+
+
+def normalize_text(text: str) -> str:
+    """NFKC + casefold + ё->е + Latin accent folding."""
+    s = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    if s.isascii():
+        return s
+    return "".join(_fold_char(c) if "\u00c0" <= c <= "\u024f" or "\u1e00" <= c <= "\u1eff" else c for c in s)
+
+
+def tokenize(text: str) -> list[str]:
+    """Normalised word tokens of `text`, in order."""
+    return _TOKEN.findall(normalize_text(text))
+
+
+def is_hangul(token: str) -> bool:
+    """True when the token starts with a Hangul syllable."""
+    return bool(token) and "\uac00" <= token[0] <= "\ud7a3"
+
+
+def is_cyrillic(token: str) -> bool:
+    """True when the token starts with a Cyrillic letter."""
+    return bool(token) and "\u0400" <= token[0] <= "\u04ff"

@@ -1,0 +1,101 @@
+"""Plain data passed between the stages. Imports nothing from the project."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """One source from feeds.yaml: an RSS/Atom/JSON feed URL or a public Telegram channel."""
+
+    name: str
+    kind: str  # "rss" | "telegram"
+    source: str  # the URL, or "tg:<channel>": the feed's identity across restarts
+    url: str  # where it is fetched from
+    interval_s: int
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A topic subscribers follow, written as a keyword query."""
+
+    id: str
+    name: str
+    query: str
+
+
+@dataclass
+class Item:
+    """One entry of a feed or one post of a channel, as parsed (before storage)."""
+
+    key: str
+    url: str | None
+    title: str
+    text: str
+    published_at: datetime | None = None
+    author: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class ParsedFeed:
+    """What a parser read from one body: the items and, if any, what went wrong."""
+
+    items: list[Item]
+    title: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """A fetcher answer: a body, or `not_modified` for a 304."""
+
+    url: str
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_url: str | None = None  # set when a 301/308 moved the feed
+
+    @property
+    def not_modified(self) -> bool:
+        """True when the server answered 304 Not Modified."""
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class Match:
+    """A topic that matched an item, with the query terms that matched."""
+
+    topic: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A new hit ready to report: a topic matched a story."""
+
+    hit_id: int
+    topic: str
+    feed: str
+    title: str
+    url: str | None
+    published: datetime | None
+    story_id: int
+    matched: tuple[str, ...]
+
+    def to_json_dict(self) -> dict[str, object]:
+        """The JSON-lines shape printed by `once --json`."""
+        return {
+            "topic": self.topic,
+            "feed": self.feed,
+            "title": self.title,
+            "url": self.url,
+            "published": self.published.isoformat() if self.published else None,
+            "story": self.story_id,
+            "matched": list(self.matched),
+        }

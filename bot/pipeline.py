@@ -1,0 +1,97 @@
+"""Poll one feed end to end: fetch -> parse -> keep the new items -> match -> store with hits.
+
+This module orders the steps and decides nothing: the rules live in the stages (fetcher, parsers,
+matcher, stories, schedule_rules, storage).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.errors import FetchError, HTTPStatusError, ParseError
+from bot.matching.matcher import Matcher
+from bot.models import FeedConfig, FetchResult, Hit, ParsedFeed
+from bot.schedule_rules import next_poll_at
+from bot.sources.fetcher import Fetcher
+from bot.sources.parsing import ParserPool
+from storage.db import AsyncDB, utcnow
+from storage.feeds import get_feed_state, record_error, record_not_modified
+from storage.items import PollUpdate, filter_new_items, save_poll
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollContext:
+    """Everything a poll needs, built once by the app."""
+
+    db: AsyncDB
+    fetcher: Fetcher
+    parser: ParserPool
+    matcher: Matcher
+    max_backoff_s: int = 6 * 3600
+    clock: Callable[[], datetime] = utcnow
+
+
+@dataclass
+class PollOutcome:
+    """What one poll did."""
+
+    feed: FeedConfig
+    status: str  # "new" | "not_modified" | "unchanged" | "error"
+    next_poll_at: datetime
+    new_items: int = 0
+    hits: list[Hit] = field(default_factory=list)
+    error: str | None = None
+    error_count: int = 0
+    parsed: bool = False
+
+
+async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int) -> PollOutcome:
+    """Poll one feed once; every failure is recorded in the feed's health, never raised."""
+    state = await ctx.db.run(get_feed_state, feed_id)
+    try:
+        res = await ctx.fetcher.fetch(state.url, state.etag, state.last_modified)
+    except FetchError as e:
+        retry_after = e.retry_after if isinstance(e, HTTPStatusError) else None
+        status = e.status if isinstance(e, HTTPStatusError) else None
+        return await _record_failure(ctx, feed, feed_id, state.error_count, str(e), status, retry_after)
+    now = ctx.clock()
+    body_hash = hashlib.sha1(res.body).hexdigest() if not res.not_modified else state.body_hash
+    if res.not_modified or body_hash == state.body_hash:
+        nxt = next_poll_at(now, feed.interval_s, 0)
+        await ctx.db.run(record_not_modified, feed_id, res.status, now, nxt, res.etag, res.last_modified)
+        return PollOutcome(feed, "not_modified" if res.not_modified else "unchanged", nxt)
+    try:
+        parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url)
+    except ParseError as e:
+        return await _record_failure(ctx, feed, feed_id, state.error_count, str(e), res.status, None)
+    return await _store(ctx, feed, feed_id, res, parsed, body_hash)
+
+
+async def _store(ctx: PollContext, feed: FeedConfig, feed_id: int, res: FetchResult, parsed: ParsedFeed,
+                 body_hash: str | None) -> PollOutcome:
+    new = await ctx.db.run(filter_new_items, feed_id, parsed.items)
+    entries = [(item, ctx.matcher.match(item.title, item.text, feed.name), None) for item in new]
+    now = ctx.clock()
+    nxt = next_poll_at(now, feed.interval_s, 0)
+    update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, nxt, res.permanent_url, parsed.error)
+    hits = await ctx.db.run(save_poll, feed_id, update, entries, now)
+    if res.permanent_url:
+        log.info("feed moved permanently feed=%s from=%s to=%s", feed.name, feed.url, res.permanent_url)
+    if parsed.error:
+        log.warning("feed read with errors feed=%s url=%s: %s", feed.name, res.url, parsed.error)
+    return PollOutcome(feed, "new", nxt, new_items=len(new), hits=hits, parsed=True)
+
+
+async def _record_failure(ctx: PollContext, feed: FeedConfig, feed_id: int, errors_before: int, error: str,
+                          status: int | None, retry_after: float | None) -> PollOutcome:
+    now = ctx.clock()
+    nxt = next_poll_at(now, feed.interval_s, errors_before + 1, retry_after, ctx.max_backoff_s)
+    count = await ctx.db.run(record_error, feed_id, error, status, now, nxt)
+    log.warning("poll failed feed=%s url=%s errors=%d next=%s: %s", feed.name, feed.url, count, nxt.isoformat(timespec="seconds"), error)
+    return PollOutcome(feed, "error", nxt, error=error, error_count=count)

@@ -1,0 +1,1 @@
+"""Sources: the fetcher and the parsers that turn bodies into items."""

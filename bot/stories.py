@@ -1,0 +1,57 @@
+"""Story identity (pure): canonical URLs and the key that makes one story of many items.
+
+Rules: a URL is canonical once its scheme and host are lower case, the default port, the fragment
+and the tracking parameters (utm_*, mtm_*, fbclid, gclid, ...) are gone and the remaining query
+parameters are sorted. Two items with the same canonical URL are the same story, whatever feed
+they came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from bot.matching.normalize import tokenize
+
+TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "at_", "itm_", "ga_", "hsa_")
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
+     "_hsenc", "_hsmi", "ref", "ref_src", "cmpid", "ito", "ns_mchannel", "ns_source", "ns_campaign",
+     "ns_linkname", "ns_fee", "at_medium", "at_campaign", "rss", "cid", "smid", "xtor", "s_cid"}
+)
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL two copies of the same article share, or None when there is no usable URL."""
+    if not url:
+        return None
+    url = url.strip()
+    if url.startswith("//"):
+        url = "https:" + url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower().removeprefix("www.")
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
+    )
+    path = parts.path or "/"
+    if len(path) > 1:
+        path = path.rstrip("/")
+    # http and https are one article: the canonical form keeps no scheme distinction.
+    return urlunsplit(("https", host, path, urlencode(query), ""))
+
+
+def content_hash(*parts: str) -> str:
+    """A short, stable hash of normalised words (items with no guid and no link)."""
+    words = " ".join(tokenize(" ".join(parts)))
+    return hashlib.sha1(words.encode("utf-8")).hexdigest()[:20]

@@ -1,0 +1,93 @@
+"""The feeds table: per-feed state (validators, health, schedule). The feed list itself lives in feeds.yaml."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlite_utils
+
+from bot.models import FeedConfig
+from storage.db import from_iso, iso
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the pipeline needs to know about a feed before polling it."""
+
+    id: int
+    source: str
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    error_count: int
+    next_poll_at: datetime | None
+    last_new_item_at: datetime | None
+    paused_reason: str | None
+
+
+def sync_feeds(db: sqlite_utils.Database, feeds: Sequence[FeedConfig]) -> dict[str, int]:
+    """Make the feeds table follow the config; return source -> feed id. Removed feeds keep their rows."""
+    ids: dict[str, int] = {}
+    with db.conn:
+        db.execute("UPDATE feeds SET in_config = 0")
+        for f in feeds:
+            row = db.execute("SELECT id, url FROM feeds WHERE source = ?", [f.source]).fetchone()
+            if row is None:
+                cur = db.execute(
+                    "INSERT INTO feeds (source, kind, name, url, interval_s, enabled) VALUES (?, ?, ?, ?, ?, ?)",
+                    [f.source, f.kind, f.name, f.url, f.interval_s, int(f.enabled)],
+                )
+                ids[f.source] = int(cur.lastrowid or 0)
+            else:
+                db.execute(
+                    "UPDATE feeds SET kind = ?, name = ?, interval_s = ?, enabled = ?, in_config = 1 WHERE id = ?",
+                    [f.kind, f.name, f.interval_s, int(f.enabled), row[0]],
+                )
+                ids[f.source] = int(row[0])
+    return ids
+
+
+def get_feed_state(db: sqlite_utils.Database, feed_id: int) -> FeedState:
+    """The stored state of one feed."""
+    r = next(db.query("SELECT * FROM feeds WHERE id = ?", [feed_id]))
+    return FeedState(
+        id=r["id"], source=r["source"], name=r["name"], url=r["url"], etag=r["etag"],
+        last_modified=r["last_modified"], body_hash=r["body_hash"], error_count=r["error_count"],
+        next_poll_at=from_iso(r["next_poll_at"]), last_new_item_at=from_iso(r["last_new_item_at"]),
+        paused_reason=r["paused_reason"],
+    )
+
+
+def record_not_modified(db: sqlite_utils.Database, feed_id: int, status: int, now: datetime, next_poll_at: datetime,
+                        etag: str | None = None, last_modified: str | None = None) -> None:
+    """A poll that found nothing new (304, or a 200 with the body already seen and maybe new validators)."""
+    values: dict[str, object] = {
+        "last_polled_at": iso(now), "last_ok_at": iso(now), "last_status": status, "error_count": 0,
+        "failing_since": None, "last_error": None, "next_poll_at": iso(next_poll_at),
+    }
+    if etag:
+        values["etag"] = etag
+    if last_modified:
+        values["last_modified"] = last_modified
+    db["feeds"].update(feed_id, values)  # type: ignore[union-attr]
+
+
+def record_error(db: sqlite_utils.Database, feed_id: int, error: str, status: int | None, now: datetime,
+                 next_poll_at: datetime) -> int:
+    """A failed poll; return the number of consecutive failures."""
+    with db.conn:
+        db.execute(
+            "UPDATE feeds SET error_count = error_count + 1, last_error = ?, last_status = ?, last_polled_at = ?,"
+            " failing_since = COALESCE(failing_since, ?), next_poll_at = ? WHERE id = ?",
+            [error, status, iso(now), iso(now), iso(next_poll_at), feed_id],
+        )
+        return int(db.execute("SELECT error_count FROM feeds WHERE id = ?", [feed_id]).fetchone()[0])
+
+
+def list_feed_health(db: sqlite_utils.Database) -> list[dict[str, object]]:
+    """Every feed still in the config, with its health columns."""
+    return list(db.query("SELECT * FROM feeds WHERE in_config = 1 ORDER BY id"))

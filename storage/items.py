@@ -1,0 +1,148 @@
+"""Items, stories and hits, written in one transaction per poll.
+
+An item is stored before anything is reported about it, and in the same transaction as its hits and
+the feed's new validators (ETag, Last-Modified): a crash before the commit leaves the feed as if it
+had not been polled (the next poll fetches it again), a crash after it leaves the hits unreported
+(`reported_at` is NULL) for the next run to report. Nothing is kept in memory between polls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlite_utils
+
+from bot.models import Hit, Item, Match
+from bot.stories import canonical_url
+from storage.db import from_iso, iso
+
+
+@dataclass(frozen=True)
+class PollUpdate:
+    """Feed state to store with a successful poll."""
+
+    status: int
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    next_poll_at: datetime
+    url: str | None = None  # new URL after a permanent redirect
+    note: str | None = None  # a parse problem that still let items through
+
+
+def filter_new_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[Item]) -> list[Item]:
+    """The items whose key this feed has not stored yet (first of any duplicate keys in the batch)."""
+    seen: set[str] = set()
+    unique = []
+    for it in items:
+        if it.key not in seen:
+            seen.add(it.key)
+            unique.append(it)
+    stored: set[str] = set()
+    keys = [it.key for it in unique]
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        stored.update(r[0] for r in db.execute(f"SELECT key FROM items WHERE feed_id = ? AND key IN ({marks})", [feed_id, *chunk]))
+    return [it for it in unique if it.key not in stored]
+
+
+def _find_story(db: sqlite_utils.Database, canonical: str | None) -> int | None:
+    if canonical is None:
+        return None
+    row = db.execute("SELECT story_id FROM items WHERE canonical_url = ? LIMIT 1", [canonical]).fetchone()
+    return int(row[0]) if row else None
+
+
+def _attach(db: sqlite_utils.Database, story_id: int, feed_id: int, now: str) -> None:
+    same_feed = db.execute("SELECT 1 FROM items WHERE story_id = ? AND feed_id = ? LIMIT 1", [story_id, feed_id]).fetchone()
+    db.execute(
+        "UPDATE stories SET n_items = n_items + 1, n_feeds = n_feeds + ?, last_seen_at = ? WHERE id = ?",
+        [0 if same_feed else 1, now, story_id],
+    )
+
+
+def save_poll(
+    db: sqlite_utils.Database,
+    feed_id: int,
+    update: PollUpdate,
+    entries: Sequence[tuple[Item, Sequence[Match], int | None]],
+    now: datetime,
+) -> list[Hit]:
+    """Store new items (each with its matches and an optional story id chosen by clustering), their
+    stories and hits, and the feed's state, atomically. Return the hits that are new."""
+    now_s = iso(now) or ""
+    feed_name = db.execute("SELECT name FROM feeds WHERE id = ?", [feed_id]).fetchone()[0]
+    hits: list[Hit] = []
+    with db.conn:
+        for item, matches, clustered_story in entries:
+            canonical = canonical_url(item.url)
+            story_id = _find_story(db, canonical) or clustered_story
+            if story_id is None:
+                cur = db.execute(
+                    "INSERT INTO stories (title, url, canonical_url, first_seen_at, last_seen_at, published_at, n_items, n_feeds)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 1, 1)",
+                    [item.title, item.url, canonical, now_s, now_s, iso(item.published_at)],
+                )
+                story_id = int(cur.lastrowid or 0)
+            else:
+                _attach(db, story_id, feed_id, now_s)
+            cur = db.execute(
+                "INSERT OR IGNORE INTO items (feed_id, key, url, canonical_url, title, text, published_at, fetched_at, story_id, extra)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [feed_id, item.key, item.url, canonical, item.title, item.text, iso(item.published_at), now_s, story_id,
+                 json.dumps(item.extra, ensure_ascii=False, default=str) if item.extra else None],
+            )
+            item_id = int(cur.lastrowid or 0)
+            for m in matches:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO hits (story_id, topic, item_id, matched, created_at) VALUES (?, ?, ?, ?, ?)",
+                    [story_id, m.topic, item_id, json.dumps(list(m.terms), ensure_ascii=False), now_s],
+                )
+                if cur.rowcount:
+                    hits.append(Hit(int(cur.lastrowid or 0), m.topic, feed_name, item.title, item.url,
+                                    item.published_at, story_id, m.terms))
+        _store_update(db, feed_id, update, now_s, bool(entries))
+    return hits
+
+
+def _store_update(db: sqlite_utils.Database, feed_id: int, u: PollUpdate, now: str, has_new: bool) -> None:
+    values: dict[str, object] = {
+        "etag": u.etag, "last_modified": u.last_modified, "body_hash": u.body_hash, "last_status": u.status,
+        "last_polled_at": now, "last_ok_at": now, "error_count": 0, "failing_since": None, "last_error": None,
+        "next_poll_at": iso(u.next_poll_at), "note": u.note,
+    }
+    if u.url:
+        values["url"] = u.url
+    if has_new:
+        values["last_new_item_at"] = now
+    db["feeds"].update(feed_id, values)  # type: ignore[union-attr]
+
+
+def unreported_hits(db: sqlite_utils.Database, limit: int = 10_000) -> list[Hit]:
+    """Hits not reported yet, oldest first."""
+    rows = db.query(
+        "SELECT hits.id, hits.topic, hits.story_id, hits.matched, items.title, items.url, items.published_at,"
+        " feeds.name AS feed FROM hits JOIN items ON items.id = hits.item_id JOIN feeds ON feeds.id = items.feed_id"
+        " WHERE hits.reported_at IS NULL ORDER BY hits.id LIMIT ?",
+        [limit],
+    )
+    return [
+        Hit(r["id"], r["topic"], r["feed"], r["title"], r["url"], from_iso(r["published_at"]), r["story_id"],
+            tuple(json.loads(r["matched"])))
+        for r in rows
+    ]
+
+
+def mark_reported(db: sqlite_utils.Database, hit_ids: Sequence[int], now: datetime) -> None:
+    """Record that these hits were shown (printed, or handed to the outbox)."""
+    with db.conn:
+        db.executemany("UPDATE hits SET reported_at = ? WHERE id = ?", [(iso(now), i) for i in hit_ids])
+
+
+def count_rows(db: sqlite_utils.Database, table: str) -> int:
+    """Number of rows in a table."""
+    return int(db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0])
