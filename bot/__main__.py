@@ -26,14 +26,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"newswatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    once = sub.add_parser("once", parents=[common], help="poll every enabled feed once and print the new hits",
-                          description="Poll every enabled feed once and print each new hit once. "
-                                      "Feed errors go to stderr; the exit code is 0 unless the config is unusable.")
+    once = sub.add_parser(
+        "once",
+        parents=[common],
+        help="poll every enabled feed once and print the new hits",
+        description="Poll every enabled feed once and print each new hit once. "
+        "Feed errors go to stderr; the exit code is 0 unless the config is unusable.",
+    )
     once.add_argument("--json", action="store_true", help="one JSON object per new hit per line")
-    sub.add_parser("run", parents=[common], help="poll on schedule and deliver until interrupted",
-                   description="Run the scheduler until SIGINT/SIGTERM. Without TELEGRAM_BOT_TOKEN, hits are printed.")
-    sub.add_parser("check", parents=[common], help="validate feeds.yaml (exit 1 with the error)",
-                   description="Validate feeds.yaml and print a summary; exit 1 naming file:line on an error.")
+    sub.add_parser(
+        "run",
+        parents=[common],
+        help="poll on schedule and deliver until interrupted",
+        description="Run the scheduler until SIGINT/SIGTERM. Without TELEGRAM_BOT_TOKEN, hits are printed.",
+    )
+    sub.add_parser(
+        "check",
+        parents=[common],
+        help="validate feeds.yaml (exit 1 with the error)",
+        description="Validate feeds.yaml and print a summary; exit 1 naming file:line on an error.",
+    )
     return parser
 
 
@@ -42,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else (logging.INFO if args.command == "run" else logging.ERROR),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the bot token
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -53,8 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if args.command == "check":
-        print(f"{settings.config_path}: ok: {len(config.topics)} topics, {len(config.feeds)} feeds "
-              f"({sum(f.enabled for f in config.feeds)} enabled)")
+        print(
+            f"{settings.config_path}: ok: {len(config.topics)} topics, {len(config.feeds)} feeds "
+            f"({sum(f.enabled for f in config.feeds)} enabled)"
+        )
         return 0
     try:
         if args.command == "once":

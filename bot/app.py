@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -10,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -45,9 +47,16 @@ async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runt
     adb = AsyncDB(open_database(settings.db_path))
     try:
         feed_ids = await adb.run(sync_feeds, config.feeds)
-        async with Fetcher(timeout_s=settings.timeout_s, max_bytes=settings.max_bytes, concurrency=settings.concurrency,
-                           per_host=settings.per_host, allow_private=settings.allow_private_urls) as fetcher, \
-                ParserPool(settings.parse_workers) as parser:
+        async with (
+            Fetcher(
+                timeout_s=settings.timeout_s,
+                max_bytes=settings.max_bytes,
+                concurrency=settings.concurrency,
+                per_host=settings.per_host,
+                allow_private=settings.allow_private_urls,
+            ) as fetcher,
+            ParserPool(settings.parse_workers) as parser,
+        ):
             ctx = PollContext(adb, fetcher, parser, Matcher(config.topics), settings.max_backoff_s)
             yield Runtime(settings, config, ctx, feed_ids)
     finally:
@@ -82,8 +91,15 @@ class HitPrinter:
         await self.report(await self.rt.ctx.db.run(unreported_hits))
 
 
-async def run_once(settings: Settings, config: Config, *, as_json: bool, out: TextIO = sys.stdout,
-                   err: TextIO = sys.stderr, progress: bool = False) -> int:
+async def run_once(
+    settings: Settings,
+    config: Config,
+    *,
+    as_json: bool,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    progress: bool = False,
+) -> int:
     """Poll every enabled feed once, print the new hits; return the number of feeds that failed."""
     async with open_runtime(settings, config) as rt:
         printer = HitPrinter(rt, out, as_json, table=not as_json)
@@ -105,8 +121,7 @@ async def run_once(settings: Settings, config: Config, *, as_json: bool, out: Te
         return failed
 
 
-async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | None = None,
-                      out: TextIO = sys.stdout) -> None:
+async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | None = None, out: TextIO = sys.stdout) -> None:
     """Run the scheduler until `stop` is set or SIGINT/SIGTERM arrives, then shut down cleanly."""
     stop = stop or asyncio.Event()
     _install_signal_handlers(stop.set)
@@ -129,8 +144,8 @@ async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | 
             log.info("stopped")
 
 
-async def _feeds_with_state(rt: Runtime, feeds: tuple[FeedConfig, ...]) -> list[tuple[FeedConfig, int, object]]:
-    out: list[tuple[FeedConfig, int, object]] = []
+async def _feeds_with_state(rt: Runtime, feeds: tuple[FeedConfig, ...]) -> list[tuple[FeedConfig, int, datetime | None]]:
+    out: list[tuple[FeedConfig, int, datetime | None]] = []
     for f in feeds:
         state: FeedState = await rt.ctx.db.run(get_feed_state, rt.feed_ids[f.source])
         out.append((f, state.id, state.next_poll_at))
@@ -140,10 +155,8 @@ async def _feeds_with_state(rt: Runtime, feeds: tuple[FeedConfig, ...]) -> list[
 def _install_signal_handlers(callback: Callable[[], None]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
             loop.add_signal_handler(sig, callback)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
-            pass
 
 
 def read_config(settings: Settings) -> Config:

@@ -288,17 +288,38 @@ class Settings:
 
     config_path: Path = field(default=Path("feeds.yaml"), metadata={"env": "NEWSWATCH_CONFIG", "help": "feeds.yaml to read"})
     db_path: Path = field(default=Path("newswatch.db"), metadata={"env": "NEWSWATCH_DB", "help": "SQLite database file"})
-    bot_token: str | None = field(default=None, metadata={"env": "TELEGRAM_BOT_TOKEN", "help": "Bot API token from @BotFather; unset = print alerts to the console"})
-    api_url: str = field(default="https://api.telegram.org/bot", metadata={"env": "TELEGRAM_API_URL", "help": "Bot API base URL (python-telegram-bot base_url)"})
-    web_url: str = field(default="https://t.me", metadata={"env": "TELEGRAM_WEB_URL", "help": "where public channel previews (/s/<channel>) are read"})
-    admin_ids: tuple[int, ...] = field(default=(), metadata={"env": "ADMIN_IDS", "help": "comma-separated Telegram user ids of the admins"})
-    allow_private_urls: bool = field(default=False, metadata={"env": "NEWSWATCH_ALLOW_PRIVATE_URLS", "help": "allow feeds on loopback/private addresses (tests, local feeds)"})
+    bot_token: str | None = field(
+        default=None,
+        metadata={"env": "TELEGRAM_BOT_TOKEN", "help": "Bot API token from @BotFather; unset = print alerts to the console"},
+    )
+    api_url: str = field(
+        default="https://api.telegram.org/bot",
+        metadata={"env": "TELEGRAM_API_URL", "help": "Bot API base URL (python-telegram-bot base_url)"},
+    )
+    web_url: str = field(
+        default="https://t.me",
+        metadata={"env": "TELEGRAM_WEB_URL", "help": "where public channel previews (/s/<channel>) are read"},
+    )
+    admin_ids: tuple[int, ...] = field(
+        default=(), metadata={"env": "ADMIN_IDS", "help": "comma-separated Telegram user ids of the admins"}
+    )
+    allow_private_urls: bool = field(
+        default=False,
+        metadata={
+            "env": "NEWSWATCH_ALLOW_PRIVATE_URLS",
+            "help": "allow feeds on loopback/private addresses (tests, local feeds)",
+        },
+    )
     concurrency: int = field(default=50, metadata={"env": "NEWSWATCH_CONCURRENCY", "help": "feeds fetched at once"})
     per_host: int = field(default=4, metadata={"env": "NEWSWATCH_PER_HOST", "help": "requests at once to one host"})
     timeout_s: float = field(default=20.0, metadata={"env": "NEWSWATCH_TIMEOUT", "help": "connect and read timeout, seconds"})
     max_bytes: int = field(default=10_000_000, metadata={"env": "NEWSWATCH_MAX_BYTES", "help": "largest feed body accepted"})
-    parse_workers: int = field(default=0, metadata={"env": "NEWSWATCH_PARSE_WORKERS", "help": "processes parsing feeds; 0 = one per core"})
-    max_backoff_s: int = field(default=6 * 3600, metadata={"env": "NEWSWATCH_MAX_BACKOFF", "help": "longest wait after repeated feed errors, seconds"})
+    parse_workers: int = field(
+        default=0, metadata={"env": "NEWSWATCH_PARSE_WORKERS", "help": "processes parsing feeds; 0 = one per core"}
+    )
+    max_backoff_s: int = field(
+        default=6 * 3600, metadata={"env": "NEWSWATCH_MAX_BACKOFF", "help": "longest wait after repeated feed errors, seconds"}
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

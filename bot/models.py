@@ -47,6 +47,7 @@ class ParsedFeed:
     items: list[Item]
     title: str | None = None
     error: str | None = None
+    older_cursor: str | None = None  # channel pages: the `before` id of the next older page
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ matcher, stories, schedule_rules, storage).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
@@ -18,9 +19,10 @@ from bot.models import FeedConfig, FetchResult, Hit, ParsedFeed
 from bot.schedule_rules import next_poll_at
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
+from bot.sources.tchannel import older_page_cursor
 from storage.db import AsyncDB, utcnow
 from storage.feeds import get_feed_state, record_error, record_not_modified
-from storage.items import PollUpdate, filter_new_items, save_poll
+from storage.items import PollUpdate, filter_new_items, newest_post_number, save_poll
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ class PollContext:
     parser: ParserPool
     matcher: Matcher
     max_backoff_s: int = 6 * 3600
+    max_catch_up_pages: int = 5
+    page_pause_s: float = 1.0
     clock: Callable[[], datetime] = utcnow
 
 
@@ -70,11 +74,37 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int) -> PollOut
         parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url)
     except ParseError as e:
         return await _record_failure(ctx, feed, feed_id, state.error_count, str(e), res.status, None)
+    if feed.kind == "telegram":
+        parsed = await _catch_up(ctx, feed, feed_id, parsed)
     return await _store(ctx, feed, feed_id, res, parsed, body_hash)
 
 
-async def _store(ctx: PollContext, feed: FeedConfig, feed_id: int, res: FetchResult, parsed: ParsedFeed,
-                 body_hash: str | None) -> PollOutcome:
+async def _catch_up(ctx: PollContext, feed: FeedConfig, feed_id: int, page: ParsedFeed) -> ParsedFeed:
+    """Page back through a channel (?before=<id>) until the posts reach what is stored, or the bound."""
+    newest = await ctx.db.run(newest_post_number, feed_id)
+    items, pages = list(page.items), 0
+    cursor = older_page_cursor(page, newest)
+    base = feed.url.split("?", 1)[0]
+    while cursor and pages < ctx.max_catch_up_pages:
+        await asyncio.sleep(ctx.page_pause_s)
+        try:
+            res = await ctx.fetcher.fetch(f"{base}?before={cursor}")
+            older = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url)
+        except (FetchError, ParseError) as e:
+            return ParsedFeed(items, page.title, f"tchannel: catch-up stopped at before={cursor}: {e}")
+        items.extend(older.items)
+        pages += 1
+        cursor = older_page_cursor(older, newest)
+    note = None
+    if cursor:
+        note = f"tchannel: gap: posts before {cursor} not read (stopped after {pages} older pages)"
+        log.warning("channel catch-up bound reached feed=%s url=%s: %s", feed.name, feed.url, note)
+    return ParsedFeed(items, page.title, note or page.error)
+
+
+async def _store(
+    ctx: PollContext, feed: FeedConfig, feed_id: int, res: FetchResult, parsed: ParsedFeed, body_hash: str | None
+) -> PollOutcome:
     new = await ctx.db.run(filter_new_items, feed_id, parsed.items)
     entries = [(item, ctx.matcher.match(item.title, item.text, feed.name), None) for item in new]
     now = ctx.clock()
@@ -88,10 +118,19 @@ async def _store(ctx: PollContext, feed: FeedConfig, feed_id: int, res: FetchRes
     return PollOutcome(feed, "new", nxt, new_items=len(new), hits=hits, parsed=True)
 
 
-async def _record_failure(ctx: PollContext, feed: FeedConfig, feed_id: int, errors_before: int, error: str,
-                          status: int | None, retry_after: float | None) -> PollOutcome:
+async def _record_failure(
+    ctx: PollContext,
+    feed: FeedConfig,
+    feed_id: int,
+    errors_before: int,
+    error: str,
+    status: int | None,
+    retry_after: float | None,
+) -> PollOutcome:
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, errors_before + 1, retry_after, ctx.max_backoff_s)
     count = await ctx.db.run(record_error, feed_id, error, status, now, nxt)
-    log.warning("poll failed feed=%s url=%s errors=%d next=%s: %s", feed.name, feed.url, count, nxt.isoformat(timespec="seconds"), error)
+    log.warning(
+        "poll failed feed=%s url=%s errors=%d next=%s: %s", feed.name, feed.url, count, nxt.isoformat(timespec="seconds"), error
+    )
     return PollOutcome(feed, "error", nxt, error=error, error_count=count)

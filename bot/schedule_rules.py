@@ -13,8 +13,13 @@ from datetime import datetime, timedelta
 JITTER = 0.1
 
 
-def next_delay(interval_s: int, error_count: int, retry_after: float | None = None, max_backoff_s: int = 6 * 3600,
-               rnd: random.Random | None = None) -> float:
+def next_delay(
+    interval_s: int,
+    error_count: int,
+    retry_after: float | None = None,
+    max_backoff_s: int = 6 * 3600,
+    rnd: random.Random | None = None,
+) -> float:
     """Seconds to wait before the next poll."""
     r = rnd or random
     if error_count <= 0:
@@ -28,8 +33,14 @@ def next_delay(interval_s: int, error_count: int, retry_after: float | None = No
     return max(1.0, delay)
 
 
-def next_poll_at(now: datetime, interval_s: int, error_count: int, retry_after: float | None = None,
-                 max_backoff_s: int = 6 * 3600, rnd: random.Random | None = None) -> datetime:
+def next_poll_at(
+    now: datetime,
+    interval_s: int,
+    error_count: int,
+    retry_after: float | None = None,
+    max_backoff_s: int = 6 * 3600,
+    rnd: random.Random | None = None,
+) -> datetime:
     """The time of the next poll."""
     return now + timedelta(seconds=next_delay(interval_s, error_count, retry_after, max_backoff_s, rnd))
 

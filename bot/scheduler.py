@@ -57,8 +57,15 @@ class FeedScheduler:
 
     def _schedule(self, source: str, when: datetime) -> None:
         self.scheduler.add_job(
-            self.poll_job, "date", run_date=when, args=[source], id=self.job_id(source),
-            replace_existing=True, misfire_grace_time=None, coalesce=True, max_instances=1,
+            self.poll_job,
+            "date",
+            run_date=when,
+            args=[source],
+            id=self.job_id(source),
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
         )
 
     async def poll_job(self, source: str) -> None:

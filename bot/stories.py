@@ -15,9 +15,36 @@ from bot.matching.normalize import tokenize
 
 TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "at_", "itm_", "ga_", "hsa_")
 TRACKING_PARAMS = frozenset(
-    {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
-     "_hsenc", "_hsmi", "ref", "ref_src", "cmpid", "ito", "ns_mchannel", "ns_source", "ns_campaign",
-     "ns_linkname", "ns_fee", "at_medium", "at_campaign", "rss", "cid", "smid", "xtor", "s_cid"}
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "ref",
+        "ref_src",
+        "cmpid",
+        "ito",
+        "ns_mchannel",
+        "ns_source",
+        "ns_campaign",
+        "ns_linkname",
+        "ns_fee",
+        "at_medium",
+        "at_campaign",
+        "rss",
+        "cid",
+        "smid",
+        "xtor",
+        "s_cid",
+    }
 )
 
 

@@ -55,19 +55,38 @@ def get_feed_state(db: sqlite_utils.Database, feed_id: int) -> FeedState:
     """The stored state of one feed."""
     r = next(db.query("SELECT * FROM feeds WHERE id = ?", [feed_id]))
     return FeedState(
-        id=r["id"], source=r["source"], name=r["name"], url=r["url"], etag=r["etag"],
-        last_modified=r["last_modified"], body_hash=r["body_hash"], error_count=r["error_count"],
-        next_poll_at=from_iso(r["next_poll_at"]), last_new_item_at=from_iso(r["last_new_item_at"]),
+        id=r["id"],
+        source=r["source"],
+        name=r["name"],
+        url=r["url"],
+        etag=r["etag"],
+        last_modified=r["last_modified"],
+        body_hash=r["body_hash"],
+        error_count=r["error_count"],
+        next_poll_at=from_iso(r["next_poll_at"]),
+        last_new_item_at=from_iso(r["last_new_item_at"]),
         paused_reason=r["paused_reason"],
     )
 
 
-def record_not_modified(db: sqlite_utils.Database, feed_id: int, status: int, now: datetime, next_poll_at: datetime,
-                        etag: str | None = None, last_modified: str | None = None) -> None:
+def record_not_modified(
+    db: sqlite_utils.Database,
+    feed_id: int,
+    status: int,
+    now: datetime,
+    next_poll_at: datetime,
+    etag: str | None = None,
+    last_modified: str | None = None,
+) -> None:
     """A poll that found nothing new (304, or a 200 with the body already seen and maybe new validators)."""
     values: dict[str, object] = {
-        "last_polled_at": iso(now), "last_ok_at": iso(now), "last_status": status, "error_count": 0,
-        "failing_since": None, "last_error": None, "next_poll_at": iso(next_poll_at),
+        "last_polled_at": iso(now),
+        "last_ok_at": iso(now),
+        "last_status": status,
+        "error_count": 0,
+        "failing_since": None,
+        "last_error": None,
+        "next_poll_at": iso(next_poll_at),
     }
     if etag:
         values["etag"] = etag
@@ -76,8 +95,9 @@ def record_not_modified(db: sqlite_utils.Database, feed_id: int, status: int, no
     db["feeds"].update(feed_id, values)  # type: ignore[union-attr]
 
 
-def record_error(db: sqlite_utils.Database, feed_id: int, error: str, status: int | None, now: datetime,
-                 next_poll_at: datetime) -> int:
+def record_error(
+    db: sqlite_utils.Database, feed_id: int, error: str, status: int | None, now: datetime, next_poll_at: datetime
+) -> int:
     """A failed poll; return the number of consecutive failures."""
     with db.conn:
         db.execute(

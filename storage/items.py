@@ -46,7 +46,9 @@ def filter_new_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[It
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        stored.update(r[0] for r in db.execute(f"SELECT key FROM items WHERE feed_id = ? AND key IN ({marks})", [feed_id, *chunk]))
+        stored.update(
+            r[0] for r in db.execute(f"SELECT key FROM items WHERE feed_id = ? AND key IN ({marks})", [feed_id, *chunk])
+        )
     return [it for it in unique if it.key not in stored]
 
 
@@ -93,9 +95,21 @@ def save_poll(
             cur = db.execute(
                 "INSERT OR IGNORE INTO items (feed_id, key, url, canonical_url, title, text, published_at, fetched_at, story_id, extra)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [feed_id, item.key, item.url, canonical, item.title, item.text, iso(item.published_at), now_s, story_id,
-                 json.dumps(item.extra, ensure_ascii=False, default=str) if item.extra else None],
+                [
+                    feed_id,
+                    item.key,
+                    item.url,
+                    canonical,
+                    item.title,
+                    item.text,
+                    iso(item.published_at),
+                    now_s,
+                    story_id,
+                    json.dumps(item.extra, ensure_ascii=False, default=str) if item.extra else None,
+                ],
             )
+            if not cur.rowcount:
+                continue
             item_id = int(cur.lastrowid or 0)
             for m in matches:
                 cur = db.execute(
@@ -103,17 +117,35 @@ def save_poll(
                     [story_id, m.topic, item_id, json.dumps(list(m.terms), ensure_ascii=False), now_s],
                 )
                 if cur.rowcount:
-                    hits.append(Hit(int(cur.lastrowid or 0), m.topic, feed_name, item.title, item.url,
-                                    item.published_at, story_id, m.terms))
+                    hits.append(
+                        Hit(
+                            int(cur.lastrowid or 0),
+                            m.topic,
+                            feed_name,
+                            item.title,
+                            item.url,
+                            item.published_at,
+                            story_id,
+                            m.terms,
+                        )
+                    )
         _store_update(db, feed_id, update, now_s, bool(entries))
     return hits
 
 
 def _store_update(db: sqlite_utils.Database, feed_id: int, u: PollUpdate, now: str, has_new: bool) -> None:
     values: dict[str, object] = {
-        "etag": u.etag, "last_modified": u.last_modified, "body_hash": u.body_hash, "last_status": u.status,
-        "last_polled_at": now, "last_ok_at": now, "error_count": 0, "failing_since": None, "last_error": None,
-        "next_poll_at": iso(u.next_poll_at), "note": u.note,
+        "etag": u.etag,
+        "last_modified": u.last_modified,
+        "body_hash": u.body_hash,
+        "last_status": u.status,
+        "last_polled_at": now,
+        "last_ok_at": now,
+        "error_count": 0,
+        "failing_since": None,
+        "last_error": None,
+        "next_poll_at": iso(u.next_poll_at),
+        "note": u.note,
     }
     if u.url:
         values["url"] = u.url
@@ -131,8 +163,16 @@ def unreported_hits(db: sqlite_utils.Database, limit: int = 10_000) -> list[Hit]
         [limit],
     )
     return [
-        Hit(r["id"], r["topic"], r["feed"], r["title"], r["url"], from_iso(r["published_at"]), r["story_id"],
-            tuple(json.loads(r["matched"])))
+        Hit(
+            r["id"],
+            r["topic"],
+            r["feed"],
+            r["title"],
+            r["url"],
+            from_iso(r["published_at"]),
+            r["story_id"],
+            tuple(json.loads(r["matched"])),
+        )
         for r in rows
     ]
 
@@ -140,7 +180,15 @@ def unreported_hits(db: sqlite_utils.Database, limit: int = 10_000) -> list[Hit]
 def mark_reported(db: sqlite_utils.Database, hit_ids: Sequence[int], now: datetime) -> None:
     """Record that these hits were shown (printed, or handed to the outbox)."""
     with db.conn:
-        db.executemany("UPDATE hits SET reported_at = ? WHERE id = ?", [(iso(now), i) for i in hit_ids])
+        db.conn.executemany("UPDATE hits SET reported_at = ? WHERE id = ?", [(iso(now), i) for i in hit_ids])
+
+
+def newest_post_number(db: sqlite_utils.Database, feed_id: int) -> int | None:
+    """The highest post number stored for a channel feed (keys like 'channel/123'), or None."""
+    row = db.execute(
+        "SELECT max(CAST(substr(key, instr(key, '/') + 1) AS INTEGER)) FROM items WHERE feed_id = ?", [feed_id]
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
 
 
 def count_rows(db: sqlite_utils.Database, table: str) -> int:

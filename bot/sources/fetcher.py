@@ -105,8 +105,15 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 class Fetcher:
     """Conditional GETs through one shared aiohttp session; use as an async context manager."""
 
-    def __init__(self, *, timeout_s: float = 20.0, max_bytes: int = 10_000_000, concurrency: int = 50,
-                 per_host: int = 4, allow_private: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 20.0,
+        max_bytes: int = 10_000_000,
+        concurrency: int = 50,
+        per_host: int = 4,
+        allow_private: bool = False,
+    ) -> None:
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
         self.concurrency = concurrency
@@ -116,12 +123,15 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         connector = aiohttp.TCPConnector(
-            limit=self.concurrency, limit_per_host=self.per_host, ttl_dns_cache=300,
+            limit=self.concurrency,
+            limit_per_host=self.per_host,
+            ttl_dns_cache=300,
             resolver=None if self.allow_private else GuardedResolver(),
         )
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s)
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=timeout,
+            connector=connector,
+            timeout=timeout,
             headers={"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
         )
         return self
@@ -171,20 +181,28 @@ class Fetcher:
                         raise HTTPStatusError(f"fetcher: HTTP {resp.status} without Location from {url}", resp.status)
                     return resp.status, str(url.join(URL(location)))
                 if resp.status == 304:
-                    return FetchResult(str(url), 304, etag=resp.headers.get("ETag"),
-                                       last_modified=resp.headers.get("Last-Modified"))
+                    return FetchResult(
+                        str(url), 304, etag=resp.headers.get("ETag"), last_modified=resp.headers.get("Last-Modified")
+                    )
                 if resp.status >= 400:
                     raise HTTPStatusError(
                         f"fetcher: HTTP {resp.status} {resp.reason or ''} from {url}".replace("  ", " "),
-                        resp.status, parse_retry_after(resp.headers.get("Retry-After")),
+                        resp.status,
+                        parse_retry_after(resp.headers.get("Retry-After")),
                     )
                 body = await self._read_capped(resp, url)
                 return FetchResult(
-                    str(url), resp.status, body, _plain_headers(resp.headers),
-                    etag=resp.headers.get("ETag"), last_modified=resp.headers.get("Last-Modified"),
+                    str(url),
+                    resp.status,
+                    body,
+                    _plain_headers(resp.headers),
+                    etag=resp.headers.get("ETag"),
+                    last_modified=resp.headers.get("Last-Modified"),
                 )
         except BlockedURL:
             raise
+        except aiohttp.InvalidURL as e:  # includes legacy numeric IPv4 forms such as 127.1
+            raise BlockedURL(f"fetcher: {url} is not a valid URL: {e}") from e
         except aiohttp.ClientConnectorError as e:
             if isinstance(e.os_error, BlockedURL):
                 raise e.os_error from e
