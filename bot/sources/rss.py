@@ -75,7 +75,7 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str = ""
     if not d.entries:
         if note:
             raise ParseError(f"{note} (no entries could be read)")
-        if not d.get("version") and not d.feed:
+        if not d.get("version"):
             raise ParseError("parser: not a feed (no RSS, Atom, RDF or JSON Feed found)")
     base = headers.get("content-location") or url
     items = [_entry_to_item(e, base) for e in d.entries]

@@ -72,7 +72,9 @@ def _post_to_item(msg: LexborNode, channel: str) -> Item | None:
     post = msg.attributes.get("data-post") or ""
     if "service_message" in (msg.attributes.get("class") or "") or "/" not in post:
         return None
-    text_node = msg.css_first(".tgme_widget_message_text")
+    text_node = next(
+        (n for n in msg.css(".tgme_widget_message_text") if "reply" not in (n.attributes.get("class") or "")), None
+    )
     text = _text_of(text_node)
     date_link = msg.css_first("a.tgme_widget_message_date")
     time_node = msg.css_first("a.tgme_widget_message_date time[datetime]")

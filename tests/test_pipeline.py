@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+import sqlite_utils
+
+from bot.matching.matcher import Matcher
+from bot.models import FeedConfig, Topic
+from bot.pipeline import PollContext, poll_feed
+from bot.sources.fetcher import Fetcher
+from bot.sources.parsing import ParserPool
+from storage.db import AsyncDB
+from storage.feeds import get_feed_state, sync_feeds
+from storage.items import count_rows
+from tests.feedserver import FeedServer, rss
+
+TOPICS = [Topic("peskov", "Peskov", "peskov OR песков*"), Topic("rutte", "Rutte", "rutte")]
+
+
+class CountingParser(ParserPool):
+    """The real parser, counting how many bodies it parsed."""
+
+    def __init__(self) -> None:
+        super().__init__(workers=1)
+        self.calls = 0
+
+    async def parse(self, kind: str, body: bytes, headers: dict[str, str], url: str):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        return await super().parse(kind, body, headers, url)
+
+
+@pytest.fixture
+async def ctx(fresh_db: sqlite_utils.Database) -> AsyncIterator[PollContext]:
+    adb = AsyncDB(fresh_db)
+    async with Fetcher(allow_private=True, timeout_s=1.0) as fetcher:
+        parser = CountingParser()
+        yield PollContext(adb, fetcher, parser, Matcher(TOPICS), page_pause_s=0.0)
+        parser.close()
+
+
+async def add_feed(ctx: PollContext, url: str, name: str = "Test", kind: str = "rss") -> tuple[FeedConfig, int]:
+    feed = FeedConfig(name=name, kind=kind, source=url, url=url, interval_s=600)
+    ids = await ctx.db.run(sync_feeds, [feed])
+    return feed, ids[url]
+
+
+def item(n: int, title: str = "Peskov speaks", **extra: str) -> dict[str, str]:
+    return {"title": f"{title} {n}", "link": f"https://news.example/{n}", "guid": f"g{n}", **extra}
+
+
+async def test_second_poll_of_unchanged_feed_parses_nothing(ctx: PollContext, server: FeedServer) -> None:
+    url = server.set("/f", body=rss([item(1), item(2)]), etag='"a"')
+    feed, fid = await add_feed(ctx, url)
+    first = await poll_feed(ctx, feed, fid)
+    second = await poll_feed(ctx, feed, fid)
+    assert first.status == "new" and first.new_items == 2 and len(first.hits) == 2
+    assert second.status == "not_modified" and second.hits == []
+    assert ctx.parser.calls == 1  # type: ignore[attr-defined]
+
+
+async def test_unchanged_body_without_validators_is_not_parsed_again(ctx: PollContext, server: FeedServer) -> None:
+    url = server.set("/f", body=rss([item(1)]))
+    feed, fid = await add_feed(ctx, url)
+    await poll_feed(ctx, feed, fid)
+    second = await poll_feed(ctx, feed, fid)
+    assert second.status == "unchanged"
+    assert ctx.parser.calls == 1  # type: ignore[attr-defined]
+
+
+async def test_reordered_and_republished_items_give_no_second_hit(ctx: PollContext, server: FeedServer) -> None:
+    url = server.set("/f", body=rss([item(1), item(2)]))
+    feed, fid = await add_feed(ctx, url)
+    await poll_feed(ctx, feed, fid)
+    # same items in another order, one re-published under a new guid with a tracking parameter
+    server.set("/f", body=rss([item(2), item(1), {"title": "Peskov speaks 1", "link": "https://news.example/1?utm_source=x", "guid": "new"}]))
+    again = await poll_feed(ctx, feed, fid)
+    assert again.new_items == 1 and again.hits == []
+    assert count_rows(ctx.db.db, "hits") == 2
+
+
+async def test_same_article_in_two_feeds_is_one_story_and_one_hit(ctx: PollContext, server: FeedServer) -> None:
+    a = server.set("/a", body=rss([{"title": "Rutte in Kyiv", "link": "https://www.news.example/x?utm_medium=rss"}]))
+    b = server.set("/b", body=rss([{"title": "Rutte visits Kyiv", "link": "https://news.example/x#top"}]))
+    fa, ida = await add_feed(ctx, a, "A")
+    fb, idb = await add_feed(ctx, b, "B")
+    ra = await poll_feed(ctx, fa, ida)
+    rb = await poll_feed(ctx, fb, idb)
+    assert len(ra.hits) == 1 and rb.hits == [] and rb.new_items == 1
+    story = next(ctx.db.db.query("SELECT n_items, n_feeds FROM stories"))
+    assert story == {"n_items": 2, "n_feeds": 2}
+
+
+async def test_feed_without_guids_or_links_dedups_by_content(ctx: PollContext, server: FeedServer) -> None:
+    body = rss([{"title": "Peskov one", "description": "a"}, {"title": "Peskov two", "description": "b"}])
+    url = server.set("/f", body=body)
+    feed, fid = await add_feed(ctx, url)
+    first = await poll_feed(ctx, feed, fid)
+    server.set("/f", body=body + b"\n")  # same items, different bytes
+    second = await poll_feed(ctx, feed, fid)
+    assert first.new_items == 2 and second.new_items == 0
+
+
+async def test_duplicate_guids_in_one_feed_store_one_item(ctx: PollContext, server: FeedServer) -> None:
+    url = server.set("/f", body=rss([item(1), {**item(2), "guid": "g1"}]))
+    feed, fid = await add_feed(ctx, url)
+    out = await poll_feed(ctx, feed, fid)
+    assert out.new_items == 1
+
+
+async def test_relative_links_are_resolved_against_the_feed_url(ctx: PollContext, server: FeedServer) -> None:
+    url = server.set("/news/feed.xml", body=rss([{"title": "Rutte", "link": "/articles/7", "guid": "7"}]))
+    feed, fid = await add_feed(ctx, url)
+    out = await poll_feed(ctx, feed, fid)
+    assert out.hits[0].url == server.url("/articles/7")
+
+
+async def test_server_errors_back_off_and_are_recorded(ctx: PollContext, server: FeedServer) -> None:
+    url = server.set("/down", status=500)
+    feed, fid = await add_feed(ctx, url)
+    delays = []
+    for _ in range(3):
+        before = datetime.now(UTC)
+        out = await poll_feed(ctx, feed, fid)
+        delays.append((out.next_poll_at - before).total_seconds())
+    state = await ctx.db.run(get_feed_state, fid)
+    row = next(ctx.db.db.query("SELECT last_status, last_error, failing_since FROM feeds WHERE id = ?", [fid]))
+    assert state.error_count == 3 and row["last_status"] == 500 and "HTTP 500" in row["last_error"] and row["failing_since"]
+    assert delays[0] > 600 * 1.5 and delays[1] > delays[0] and delays[2] > delays[1]
+
+
+async def test_recovery_resets_the_error_count(ctx: PollContext, server: FeedServer) -> None:
+    url = server.set("/flaky", status=503)
+    feed, fid = await add_feed(ctx, url)
+    await poll_feed(ctx, feed, fid)
+    server.set("/flaky", body=rss([item(1)]))
+    out = await poll_feed(ctx, feed, fid)
+    state = await ctx.db.run(get_feed_state, fid)
+    assert out.status == "new" and state.error_count == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html><body>Not a feed</body></html>",
+        b"",
+    ],
+)
+async def test_broken_feed_is_an_error_and_others_still_poll(ctx: PollContext, server: FeedServer, body: bytes) -> None:
+    bad = server.set("/bad", body=body)
+    good = server.set("/good", body=rss([item(1)]))
+    fb, idb = await add_feed(ctx, bad, "Bad")
+    fg, idg = await add_feed(ctx, good, "Good")
+    rb = await poll_feed(ctx, fb, idb)
+    rg = await poll_feed(ctx, fg, idg)
+    assert rb.status == "error" and rb.error and rb.error.startswith("parser:")
+    assert rg.status == "new" and len(rg.hits) == 1
+
+
+async def test_truncated_feed_gives_what_can_be_read_and_a_note(ctx: PollContext, server: FeedServer) -> None:
+    url = server.set("/cut", body=b"<rss version='2.0'><channel><item><title>Peskov speaks</title><guid>1</guid></item><item><title>Pesk")
+    feed, fid = await add_feed(ctx, url)
+    out = await poll_feed(ctx, feed, fid)
+    note = ctx.db.db.execute("SELECT note FROM feeds WHERE id = ?", [fid]).fetchone()[0]
+    assert out.status == "new" and [h.title for h in out.hits][:1] == ["Peskov speaks"]
+    assert note.startswith("parser:")
+
+
+async def test_entity_expansion_bomb_is_harmless(ctx: PollContext, server: FeedServer) -> None:
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY lol "lol">'
+        + "".join(f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+        + ']><rss version="2.0"><channel><title>t</title><item><title>Peskov &lol9;</title><guid>1</guid></item></channel></rss>'
+    ).encode()
+    url = server.set("/bomb", body=bomb)
+    feed, fid = await add_feed(ctx, url)
+    out = await poll_feed(ctx, feed, fid)
+    stored = ctx.db.db.execute("SELECT max(length(title)) FROM items").fetchone()[0]
+    assert out.status in ("new", "error")
+    assert stored is None or stored < 100_000
+
+
+async def test_hits_report_matched_terms(ctx: PollContext, server: FeedServer) -> None:
+    url = server.set("/f", body=rss([{"title": "Заявление Пескова", "guid": "1", "link": "https://x.example/1"}]))
+    feed, fid = await add_feed(ctx, url)
+    out = await poll_feed(ctx, feed, fid)
+    assert [(h.topic, h.matched) for h in out.hits] == [("peskov", ("песков*",))]
