@@ -41,8 +41,12 @@ def fresh_db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
 def settings(tmp_path: Path) -> Settings:
     """Settings for tests: local addresses allowed, short timeouts, parsing in a thread."""
     return Settings(
-        config_path=tmp_path / "feeds.yaml", db_path=tmp_path / "newswatch.db", allow_private_urls=True,
-        timeout_s=2.0, parse_workers=1, per_host=10,
+        config_path=tmp_path / "feeds.yaml",
+        db_path=tmp_path / "newswatch.db",
+        allow_private_urls=True,
+        timeout_s=2.0,
+        parse_workers=1,
+        per_host=10,
     )
 
 

@@ -34,14 +34,27 @@ def write_config(path: Path, feeds: list[tuple[str, str]], extra_topics: str = "
 def run_cli(*args: str, env_extra: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1", **(env_extra or {})}
     env.pop("TELEGRAM_BOT_TOKEN", None)
-    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_once_twice_prints_each_hit_once(server: FeedServer, tmp_path: Path) -> None:
-    a = server.set("/a.xml", body=rss([
-        {"title": "Peskov denies talks", "link": "https://n.example/1", "guid": "1", "pubDate": "Mon, 21 Oct 2024 10:00:00 GMT"},
-        {"title": "Weather today", "link": "https://n.example/2", "guid": "2"},
-    ]), etag='"1"')
+    a = server.set(
+        "/a.xml",
+        body=rss(
+            [
+                {
+                    "title": "Peskov denies talks",
+                    "link": "https://n.example/1",
+                    "guid": "1",
+                    "pubDate": "Mon, 21 Oct 2024 10:00:00 GMT",
+                },
+                {"title": "Weather today", "link": "https://n.example/2", "guid": "2"},
+            ]
+        ),
+        etag='"1"',
+    )
     b = server.set("/b.xml", body=rss([{"title": "Рютте прибыл в Киев", "link": "https://m.example/r", "guid": "r"}]))
     cfg = write_config(tmp_path / "feeds.yaml", [("Alpha", a), ("Beta", b)])
     db = tmp_path / "nw.db"
@@ -50,7 +63,9 @@ def test_once_twice_prints_each_hit_once(server: FeedServer, tmp_path: Path) -> 
     assert first.returncode == 0, first.stderr
     hits = [json.loads(line) for line in first.stdout.splitlines()]
     assert sorted((h["topic"], h["feed"], h["title"]) for h in hits) == [
-        ("peskov", "Alpha", "Peskov denies talks"), ("rutte", "Beta", "Рютте прибыл в Киев")]
+        ("peskov", "Alpha", "Peskov denies talks"),
+        ("rutte", "Beta", "Рютте прибыл в Киев"),
+    ]
     peskov = next(h for h in hits if h["topic"] == "peskov")
     assert peskov["url"] == "https://n.example/1" and peskov["published"] == "2024-10-21T10:00:00+00:00"
     assert peskov["matched"] == ["peskov"] and isinstance(peskov["story"], int)
@@ -70,11 +85,15 @@ def test_once_reports_feed_errors_on_stderr_and_exits_zero(server: FeedServer, t
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("feeds:\n  - name: x\n    url: https://a.example/f\n    interval: 5 mins\n",
-         "feeds.yaml:4: feeds[0].interval: '5 mins' is not a duration like 90s, 5m, 1h"),
+        (
+            "feeds:\n  - name: x\n    url: https://a.example/f\n    interval: 5 mins\n",
+            "feeds.yaml:4: feeds[0].interval: '5 mins' is not a duration like 90s, 5m, 1h",
+        ),
         ("topics:\n  - id: t\n    query: '(rutte'\n", "feeds.yaml:3: topics[0].query: query: missing ')'"),
-        ("feeds:\n  - name: x\n    url: https://a.example/f\n  - name: y\n    telegram: a b\n",
-         "feeds.yaml:5: feeds[1].telegram: 'a b' is not a public channel username"),
+        (
+            "feeds:\n  - name: x\n    url: https://a.example/f\n  - name: y\n    telegram: a b\n",
+            "feeds.yaml:5: feeds[1].telegram: 'a b' is not a public channel username",
+        ),
         ("feeds: [\n", "feeds.yaml:2:"),
         ("feeds:\n  - name: x\n    urll: https://a.example/f\n", "feeds.yaml:3: feeds[0].urll: unknown field"),
     ],
@@ -100,13 +119,25 @@ def test_every_command_has_help(command: str) -> None:
 
 def test_sigkill_mid_poll_loses_and_doubles_nothing(server: FeedServer, tmp_path: Path) -> None:
     gate = threading.Event()
-    fast = server.set("/fast", body=rss([{"title": f"Peskov {i}", "guid": f"f{i}", "link": f"https://f.example/{i}"} for i in range(3)]))
-    slow = server.set("/slow", body=rss([{"title": f"Rutte {i}", "guid": f"s{i}", "link": f"https://s.example/{i}"} for i in range(3)]), gate=gate)
+    fast = server.set(
+        "/fast", body=rss([{"title": f"Peskov {i}", "guid": f"f{i}", "link": f"https://f.example/{i}"} for i in range(3)])
+    )
+    slow = server.set(
+        "/slow",
+        body=rss([{"title": f"Rutte {i}", "guid": f"s{i}", "link": f"https://s.example/{i}"} for i in range(3)]),
+        gate=gate,
+    )
     cfg = write_config(tmp_path / "feeds.yaml", [("Fast", fast), ("Slow", slow)])
     db = tmp_path / "nw.db"
     env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "once", "--config", str(cfg), "--db", str(db), "--json"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "once", "--config", str(cfg), "--db", str(db), "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     before_kill = [proc.stdout.readline() for _ in range(3)]  # the fast feed's hits, printed and marked
     deadline = time.monotonic() + 10
@@ -129,8 +160,14 @@ def test_run_prints_hits_once_and_stops_cleanly_on_sigterm(server: FeedServer, t
     cfg.write_text(cfg.read_text().replace(f"    url: {url}", f"    url: {url}\n    interval: 1s"), encoding="utf-8")
     env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1"}
     env.pop("TELEGRAM_BOT_TOKEN", None)
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(cfg), "--db", str(tmp_path / "nw.db")],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--db", str(tmp_path / "nw.db")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 20
     while server.hits["/live"] < 3 and time.monotonic() < deadline:  # polled several times
         time.sleep(0.05)

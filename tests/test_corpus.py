@@ -17,15 +17,35 @@ from tests.conftest import CORPUS, ROOT, corpus_file
 
 # file -> (items, first title, first link)
 NEWS = [
-    ("news/egfedorov__bbc_russian_rossiya.rss.xml", 31, "«Рабыни божьи». Как индийские девушки", "https://www.bbc.com/russian/articles/crklrekk2jlo"),
-    ("news/egfedorov__novaya_europe_stories_2026-01-02.rss.xml", 47, "Год, когда началась рецессия", "https://novayagazeta.eu/articles/2025/12/23/god-kogda-nachalas-retsessiia"),
+    (
+        "news/egfedorov__bbc_russian_rossiya.rss.xml",
+        31,
+        "«Рабыни божьи». Как индийские девушки",
+        "https://www.bbc.com/russian/articles/crklrekk2jlo",
+    ),
+    (
+        "news/egfedorov__novaya_europe_stories_2026-01-02.rss.xml",
+        47,
+        "Год, когда началась рецессия",
+        "https://novayagazeta.eu/articles/2025/12/23/god-kogda-nachalas-retsessiia",
+    ),
     ("news/egfedorov__texty_org_ua_projects.rss.xml", 10, "Росіяни збирають стабільно високі врожаї", None),
     ("news/khan__kyunghyang_all_2018-04-06.rss.xml", 324, "당정청 “정시·수시 적절 수준으로 조정해야”", None),
     ("news/lemonde__une_2018-06-27.rss.xml", 21, "Serbie-Brésil en direct", None),
     ("news/headlines__dailymail_protocol_relative_ns_2021-10-18.rss.xml", 62, "Fire sparks evacuation of Westfield shop", None),
-    ("news/headlines__nytimes_2021-10-18.rss.xml", 20, "Another Michigan Water Crisis", "https://www.nytimes.com/2021/10/16/us/benton-harbor-michigan-water.html"),
+    (
+        "news/headlines__nytimes_2021-10-18.rss.xml",
+        20,
+        "Another Michigan Water Crisis",
+        "https://www.nytimes.com/2021/10/16/us/benton-harbor-michigan-water.html",
+    ),
     ("news/rssparser__heise_developer.atom.xml", 15, "Java-Anwendungsserver: Red Hat gibt WildFly 10 frei", None),
-    ("other/headlines__aljazeera_english_youtube_2021-10-18.atom.xml", 15, "Carbon Capture: A green way forward?", "https://www.youtube.com/watch?v=d6yrtGStsI4"),
+    (
+        "other/headlines__aljazeera_english_youtube_2021-10-18.atom.xml",
+        15,
+        "Carbon Capture: A green way forward?",
+        "https://www.youtube.com/watch?v=d6yrtGStsI4",
+    ),
     ("quirks/feedparser__json_example.json", 2, "post 2", "https://example.org/second-item"),
 ]
 
@@ -42,9 +62,11 @@ def test_news_feed_parses_into_items(name: str, count: int, title: str, link: st
 
 @pytest.mark.parametrize(
     ("feed", "expected"),
-    [("news/rssparser__guardian_us.rss.xml", "other/rssparser__guardian.expected.json"),
-     ("news/rssparser__heise_developer.atom.xml", "other/rssparser__heise.expected.json"),
-     ("news/rssparser__uol_noticias_no_xmldecl.rss.xml", "other/rssparser__uolNoticias.expected.json")],
+    [
+        ("news/rssparser__guardian_us.rss.xml", "other/rssparser__guardian.expected.json"),
+        ("news/rssparser__heise_developer.atom.xml", "other/rssparser__heise.expected.json"),
+        ("news/rssparser__uol_noticias_no_xmldecl.rss.xml", "other/rssparser__uolNoticias.expected.json"),
+    ],
 )
 def test_matches_rss_parser_expected_titles_and_links(feed: str, expected: str) -> None:
     want = json.loads(corpus_file(expected).read_text(encoding="utf-8"))["feed"]["items"]
@@ -84,8 +106,12 @@ def test_feedparser_quirks_never_crash(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected_title"),
-    [("quirks/feedparser__encoding_euc-kr-item.xml", "년"), ("quirks/feedparser__encoding_demoronize-1.xml", "don’t"),
-     ("quirks/feedparser__wellformed_amp_amp01.xml", "&"), ("quirks/feedparser__wellformed_rdf_rss090_item_title.xml", "Item title")],
+    [
+        ("quirks/feedparser__encoding_euc-kr-item.xml", "년"),
+        ("quirks/feedparser__encoding_demoronize-1.xml", "don’t"),
+        ("quirks/feedparser__wellformed_amp_amp01.xml", "&"),
+        ("quirks/feedparser__wellformed_rdf_rss090_item_title.xml", "Item title"),
+    ],
 )
 def test_encoding_and_entity_quirks_decode_titles(name: str, expected_title: str) -> None:
     parsed = parse_feed(corpus_file(name).read_bytes(), {}, "")
@@ -118,7 +144,11 @@ def test_shipped_topics_hit_only_the_story_in_the_news_corpus() -> None:
     # North Korean *workers* in Russia, Korean items on North Korea's diplomacy and a BBC piece on a
     # North Korean defector are not about the troops and must not match.
     assert [(n, t[:40], tp) for n, t, tp in hits] == [
-        ("egfedorov__vottak_interviews_2025-09-23_kndr_soldier.rss.xml", "«Бегите куда угодно». Бывший солдат КНДР", ["nk-troops"])
+        (
+            "egfedorov__vottak_interviews_2025-09-23_kndr_soldier.rss.xml",
+            "«Бегите куда угодно». Бывший солдат КНДР",
+            ["nk-troops"],
+        )
     ]
 
 

@@ -137,8 +137,18 @@ async def test_public_url_redirecting_to_private_target_is_refused(
 
 @pytest.mark.parametrize(
     ("address", "public"),
-    [("8.8.8.8", True), ("127.0.0.1", False), ("10.1.2.3", False), ("192.168.1.1", False), ("169.254.169.254", False),
-     ("::1", False), ("fe80::1", False), ("224.0.0.1", False), ("::ffff:127.0.0.1", False), ("2a00:1450::1", True)],
+    [
+        ("8.8.8.8", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("224.0.0.1", False),
+        ("::ffff:127.0.0.1", False),
+        ("2a00:1450::1", True),
+    ],
 )
 def test_is_public_address(address: str, public: bool) -> None:
     assert is_public_address(address) is public

@@ -74,7 +74,10 @@ async def test_reordered_and_republished_items_give_no_second_hit(ctx: PollConte
     feed, fid = await add_feed(ctx, url)
     await poll_feed(ctx, feed, fid)
     # same items in another order, one re-published under a new guid with a tracking parameter
-    server.set("/f", body=rss([item(2), item(1), {"title": "Peskov speaks 1", "link": "https://news.example/1?utm_source=x", "guid": "new"}]))
+    server.set(
+        "/f",
+        body=rss([item(2), item(1), {"title": "Peskov speaks 1", "link": "https://news.example/1?utm_source=x", "guid": "new"}]),
+    )
     again = await poll_feed(ctx, feed, fid)
     assert again.new_items == 1 and again.hits == []
     assert count_rows(ctx.db.db, "hits") == 2
@@ -159,7 +162,9 @@ async def test_broken_feed_is_an_error_and_others_still_poll(ctx: PollContext, s
 
 
 async def test_truncated_feed_gives_what_can_be_read_and_a_note(ctx: PollContext, server: FeedServer) -> None:
-    url = server.set("/cut", body=b"<rss version='2.0'><channel><item><title>Peskov speaks</title><guid>1</guid></item><item><title>Pesk")
+    url = server.set(
+        "/cut", body=b"<rss version='2.0'><channel><item><title>Peskov speaks</title><guid>1</guid></item><item><title>Pesk"
+    )
     feed, fid = await add_feed(ctx, url)
     out = await poll_feed(ctx, feed, fid)
     note = ctx.db.db.execute("SELECT note FROM feeds WHERE id = ?", [fid]).fetchone()[0]

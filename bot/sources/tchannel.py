@@ -72,9 +72,7 @@ def _post_to_item(msg: LexborNode, channel: str) -> Item | None:
     post = msg.attributes.get("data-post") or ""
     if "service_message" in (msg.attributes.get("class") or "") or "/" not in post:
         return None
-    text_node = next(
-        (n for n in msg.css(".tgme_widget_message_text") if "reply" not in (n.attributes.get("class") or "")), None
-    )
+    text_node = next((n for n in msg.css(".tgme_widget_message_text") if "reply" not in (n.attributes.get("class") or "")), None)
     text = _text_of(text_node)
     date_link = msg.css_first("a.tgme_widget_message_date")
     time_node = msg.css_first("a.tgme_widget_message_date time[datetime]")
@@ -106,7 +104,11 @@ def _post_to_item(msg: LexborNode, channel: str) -> Item | None:
     meta = msg.css_first(".tgme_widget_message_meta")
     if meta is not None and "edited" in meta.text():
         extra["edited"] = True
-    url = str(date_link.attributes.get("href")) if date_link is not None and date_link.attributes.get("href") else f"https://t.me/{post}"
+    url = (
+        str(date_link.attributes.get("href"))
+        if date_link is not None and date_link.attributes.get("href")
+        else f"https://t.me/{post}"
+    )
     return Item(key=post, url=url, title=_title(text, media, channel), text=text, published_at=published, extra=extra)
 
 

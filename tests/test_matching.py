@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import QueryError
+from bot.matching.matcher import Matcher
+from bot.matching.normalize import normalize_text, tokenize
+from bot.matching.query import And, Near, Not, Or, Term, parse_query
+from bot.models import Topic
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Corée du Nord", "coree du nord"),
+        ("ЁЛКА", "елка"),
+        ("Straße", "strasse"),
+        ("Пєсков", "пєсков"),
+        ("Україна й", "україна й"),
+        ("북한군", "북한군"),
+        ("ＮＡＴＯ", "nato"),
+        ("Zürich", "zurich"),
+    ],
+)
+def test_normalize_text(text: str, expected: str) -> None:
+    assert normalize_text(text) == expected
+
+
+def test_tokenize_splits_hyphens_and_apostrophes() -> None:
+    assert tokenize("Les soldats nord-coréens, l'armée") == ["les", "soldats", "nord", "coreens", "l", "armee"]
+
+
+@pytest.mark.parametrize(
+    ("query", "ast"),
+    [
+        ("rutte", Term(("rutte",), source="rutte")),
+        ('"mark rutte"', Term(("mark", "rutte"), source='"mark rutte"')),
+        ("a b", And((Term(("a",), source="a"), Term(("b",), source="b")))),
+        ("a AND b", And((Term(("a",), source="a"), Term(("b",), source="b")))),
+        ("a OR b", Or((Term(("a",), source="a"), Term(("b",), source="b")))),
+        ("a -b", And((Term(("a",), source="a"), Not(Term(("b",), source="b"))))),
+        ("nucl*", Term(("nucl",), prefix=True, source="nucl*")),
+        ("title:rutte", Term(("rutte",), field="title", source="title:rutte")),
+        ('a NEAR/3 "b c"', Near(Term(("a",), source="a"), Term(("b", "c"), source='"b c"'), 3)),
+    ],
+)
+def test_parse_query(query: str, ast: object) -> None:
+    assert parse_query(query) == ast
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "empty"),
+        ("(a OR b", r"missing '\)'"),
+        ('"open', "unclosed quote"),
+        ("-a", "not excluded"),
+        ("ab*", "at least 3 letters"),
+        ("a OR", "ends where a term was expected"),
+        ("a )", r"unexpected '\)'"),
+        ("color:red", "unknown field 'color'"),
+        ("(a b) NEAR/2 c", "NEAR/n joins two words"),
+    ],
+)
+def test_bad_queries_point_at_the_problem(query: str, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        parse_query(query)
+
+
+def test_error_shows_the_position() -> None:
+    with pytest.raises(QueryError) as info:
+        parse_query("rutte OR (nato")
+    assert "position 10" in str(info.value) and ">>(nato" in str(info.value)
+
+
+CASES = [
+    # (query, title, text, feed, matches)
+    ("rutte", "Mark Rutte in Kyiv", "", "", True),
+    ("rutte", "Ruttenberg wins prize", "", "", False),  # whole words for Latin script
+    ('"mark rutte"', "Rutte, Mark said", "", "", False),
+    ('"mark rutte"', "NATO chief Mark Rutte", "", "", True),
+    ("corée", "La Coree du Nord", "", "", True),  # accents folded both ways
+    ("nord-coréen*", "Des soldats nord coréens", "", "", True),
+    ("песков", "Пёсков", "", "", True),  # ё = е, both ways
+    ("пёсков", "Песков сказал", "", "", True),  # ё = е
+    ("troops -south", "South Korean troops", "", "", False),
+    ("troops -south", "North Korean troops", "", "", True),
+    ("(a OR b) (c OR d)", "b and d", "", "", True),
+    ("(a OR b) (c OR d)", "a alone", "", "", False),
+    ("title:rutte", "Summit", "Rutte spoke", "", False),
+    ("rutte", "Summit", "Rutte spoke", "", True),
+    ("feed:reuters rutte", "Rutte", "", "Reuters World", True),
+    ("feed:reuters rutte", "Rutte", "", "BBC", False),
+    ('"north korean" NEAR/3 troops', "North Korean special forces troops", "", "", True),
+    ('"north korean" NEAR/1 troops', "North Korean special forces troops", "", "", False),
+    ("kursk troops", "Kursk", "troops arrive", "", True),
+    ('"kursk troops"', "Kursk", "troops arrive", "", False),  # title and text are not one phrase
+    ("북한군*", "북한군은 러시아에", "", "", True),
+]
+
+
+@pytest.mark.parametrize(("query", "title", "text", "feed", "matches"), CASES)
+def test_matcher_cases(query: str, title: str, text: str, feed: str, matches: bool) -> None:
+    m = Matcher([Topic("t", "T", query)])
+    assert bool(m.match(title, text, feed)) is matches
+
+
+def test_matcher_reports_terms_once_per_topic() -> None:
+    m = Matcher([Topic("a", "A", "rutte OR nato"), Topic("b", "B", "kremlin")])
+    assert [(x.topic, x.terms) for x in m.match("Rutte: NATO will not", "Rutte again", "")] == [("a", ("rutte", "nato"))]
+
+
+def test_matcher_scales_with_many_topics() -> None:
+    topics = [Topic(f"t{i}", f"T{i}", f'word{i} OR "phrase {i}"') for i in range(2000)]
+    m = Matcher(topics)
+    assert [x.topic for x in m.match("nothing here but word1999 and phrase 7", "", "")] == ["t7", "t1999"]
