@@ -18,7 +18,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Config, Settings, load_config
 from bot.delivery.render import render_console_hit, render_table
-from bot.matching.matcher import Matcher
 from bot.models import FeedConfig, Hit
 from bot.pipeline import PollContext, PollOutcome, poll_feed
 from bot.scheduler import FeedScheduler
@@ -55,9 +54,9 @@ async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runt
                 per_host=settings.per_host,
                 allow_private=settings.allow_private_urls,
             ) as fetcher,
-            ParserPool(settings.parse_workers) as parser,
+            ParserPool(settings.parse_workers, config.topics) as parser,
         ):
-            ctx = PollContext(adb, fetcher, parser, Matcher(config.topics), settings.max_backoff_s)
+            ctx = PollContext(adb, fetcher, parser, settings.max_backoff_s)
             yield Runtime(settings, config, ctx, feed_ids)
     finally:
         adb.close()

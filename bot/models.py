@@ -40,6 +40,14 @@ class Item:
     extra: dict[str, object] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Match:
+    """A topic that matched an item, with the query terms that matched."""
+
+    topic: str
+    terms: tuple[str, ...]
+
+
 @dataclass
 class ParsedFeed:
     """What a parser read from one body: the items and, if any, what went wrong."""
@@ -48,6 +56,7 @@ class ParsedFeed:
     title: str | None = None
     error: str | None = None
     older_cursor: str | None = None  # channel pages: the `before` id of the next older page
+    matches: dict[str, list[Match]] = field(default_factory=dict)  # item key -> topics it matched
 
 
 @dataclass(frozen=True)
@@ -66,14 +75,6 @@ class FetchResult:
     def not_modified(self) -> bool:
         """True when the server answered 304 Not Modified."""
         return self.status == 304
-
-
-@dataclass(frozen=True)
-class Match:
-    """A topic that matched an item, with the query terms that matched."""
-
-    topic: str
-    terms: tuple[str, ...]
 
 
 @dataclass(frozen=True)

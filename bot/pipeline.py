@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.errors import FetchError, HTTPStatusError, ParseError
-from bot.matching.matcher import Matcher
 from bot.models import FeedConfig, FetchResult, Hit, ParsedFeed
 from bot.schedule_rules import next_poll_at
 from bot.sources.fetcher import Fetcher
@@ -34,7 +33,6 @@ class PollContext:
     db: AsyncDB
     fetcher: Fetcher
     parser: ParserPool
-    matcher: Matcher
     max_backoff_s: int = 6 * 3600
     max_catch_up_pages: int = 5
     page_pause_s: float = 1.0
@@ -71,7 +69,7 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int) -> PollOut
         await ctx.db.run(record_not_modified, feed_id, res.status, now, nxt, res.etag, res.last_modified)
         return PollOutcome(feed, "not_modified" if res.not_modified else "unchanged", nxt)
     try:
-        parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url)
+        parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name)
     except ParseError as e:
         return await _record_failure(ctx, feed, feed_id, state.error_count, str(e), res.status, None)
     if feed.kind == "telegram":
@@ -82,31 +80,32 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int) -> PollOut
 async def _catch_up(ctx: PollContext, feed: FeedConfig, feed_id: int, page: ParsedFeed) -> ParsedFeed:
     """Page back through a channel (?before=<id>) until the posts reach what is stored, or the bound."""
     newest = await ctx.db.run(newest_post_number, feed_id)
-    items, pages = list(page.items), 0
+    items, pages, matches = list(page.items), 0, dict(page.matches)
     cursor = older_page_cursor(page, newest)
     base = feed.url.split("?", 1)[0]
     while cursor and pages < ctx.max_catch_up_pages:
         await asyncio.sleep(ctx.page_pause_s)
         try:
             res = await ctx.fetcher.fetch(f"{base}?before={cursor}")
-            older = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url)
+            older = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name)
         except (FetchError, ParseError) as e:
-            return ParsedFeed(items, page.title, f"tchannel: catch-up stopped at before={cursor}: {e}")
+            return ParsedFeed(items, page.title, f"tchannel: catch-up stopped at before={cursor}: {e}", matches=matches)
         items.extend(older.items)
+        matches.update(older.matches)
         pages += 1
         cursor = older_page_cursor(older, newest)
     note = None
     if cursor:
         note = f"tchannel: gap: posts before {cursor} not read (stopped after {pages} older pages)"
         log.warning("channel catch-up bound reached feed=%s url=%s: %s", feed.name, feed.url, note)
-    return ParsedFeed(items, page.title, note or page.error)
+    return ParsedFeed(items, page.title, note or page.error, matches=matches)
 
 
 async def _store(
     ctx: PollContext, feed: FeedConfig, feed_id: int, res: FetchResult, parsed: ParsedFeed, body_hash: str | None
 ) -> PollOutcome:
     new = await ctx.db.run(filter_new_items, feed_id, parsed.items)
-    entries = [(item, ctx.matcher.match(item.title, item.text, feed.name), None) for item in new]
+    entries = [(item, parsed.matches.get(item.key, []), None) for item in new]
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, 0)
     update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, nxt, res.permanent_url, parsed.error)

@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlite_utils
 
-from bot.matching.matcher import Matcher
-from bot.models import FeedConfig, Topic
+from bot.models import FeedConfig, ParsedFeed, Topic
 from bot.pipeline import PollContext, poll_feed
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
@@ -23,12 +22,12 @@ class CountingParser(ParserPool):
     """The real parser, counting how many bodies it parsed."""
 
     def __init__(self) -> None:
-        super().__init__(workers=1)
+        super().__init__(workers=1, topics=tuple(TOPICS))
         self.calls = 0
 
-    async def parse(self, kind: str, body: bytes, headers: dict[str, str], url: str):  # type: ignore[no-untyped-def]
+    async def parse(self, kind: str, body: bytes, headers: dict[str, str], url: str, feed_name: str = "") -> ParsedFeed:
         self.calls += 1
-        return await super().parse(kind, body, headers, url)
+        return await super().parse(kind, body, headers, url, feed_name)
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ async def ctx(fresh_db: sqlite_utils.Database) -> AsyncIterator[PollContext]:
     adb = AsyncDB(fresh_db)
     async with Fetcher(allow_private=True, timeout_s=1.0) as fetcher:
         parser = CountingParser()
-        yield PollContext(adb, fetcher, parser, Matcher(TOPICS), page_pause_s=0.0)
+        yield PollContext(adb, fetcher, parser, page_pause_s=0.0)
         parser.close()
 
 

@@ -8,7 +8,6 @@ import pytest
 import sqlite_utils
 
 from bot.config import parse_channel
-from bot.matching.matcher import Matcher
 from bot.models import FeedConfig, Topic
 from bot.pipeline import PollContext, poll_feed
 from bot.sources.fetcher import Fetcher
@@ -66,8 +65,8 @@ def test_views(text: str, n: int | None) -> None:
 @pytest.fixture
 async def ctx(fresh_db: sqlite_utils.Database) -> AsyncIterator[PollContext]:
     async with Fetcher(allow_private=True, timeout_s=1.0) as fetcher:
-        parser = ParserPool(1)
-        yield PollContext(AsyncDB(fresh_db), fetcher, parser, Matcher([Topic("peskov", "Peskov", "песков*")]), page_pause_s=0.0)
+        parser = ParserPool(1, (Topic("peskov", "Peskov", "песков*"),))
+        yield PollContext(AsyncDB(fresh_db), fetcher, parser, page_pause_s=0.0)
         parser.close()
 
 

@@ -138,6 +138,7 @@ class Matcher:
         self._by_key: dict[str, set[int]] = defaultdict(set)
         self._by_prefix: dict[str, set[int]] = defaultdict(set)
         self._prefix_lengths: set[int] = set()
+        self._cache: dict[str, frozenset[int]] = {}
         for i, ct in enumerate(self.topics):
             for term in iter_terms(ct.ast):
                 key = morphology.term_key(term.words[0])
@@ -149,23 +150,27 @@ class Matcher:
                     self._by_key[key].add(i)
 
     def candidates(self, idx: TextIndex) -> set[int]:
-        """Topics with at least one term whose first word occurs in the text."""
+        """Topics with at least one term whose first word (or prefix) occurs in the text."""
         found: set[int] = set()
         for table in (idx.all, idx.feed):
             for key in table:
-                hit = self._by_key.get(key)
+                hit = self._cache.get(key)
+                if hit is None:
+                    hit = self._key_candidates(key)
                 if hit:
                     found |= hit
-        if self._prefix_lengths:
-            self._add_prefix_candidates(idx, found)
         return found
 
-    def _add_prefix_candidates(self, idx: TextIndex, found: set[int]) -> None:
-        for table in (idx.all, idx.feed):
-            for key in table:
-                for n in self._prefix_lengths:
-                    if len(key) >= n and (hit := self._by_prefix.get(key[:n])):
-                        found |= hit
+    def _key_candidates(self, key: str) -> frozenset[int]:
+        """Topics a text word can start a match for (cached: a vocabulary repeats across items)."""
+        ids = set(self._by_key.get(key, ()))
+        for n in self._prefix_lengths:
+            if len(key) >= n:
+                ids |= self._by_prefix.get(key[:n], set())
+        out = frozenset(ids)
+        if len(self._cache) < 200_000:
+            self._cache[key] = out
+        return out
 
     def match_index(self, idx: TextIndex) -> list[Match]:
         """Topics matching an already indexed text."""

@@ -1,8 +1,9 @@
 """Choose the parser for a source kind and run it off the event loop.
 
-Parsing is CPU bound (feedparser spends ~6 ms on a 50-item feed), so bodies are parsed in a pool of
-worker processes (one per core by default) and the event loop keeps fetching meanwhile. With one
-worker the parse runs in a thread instead: no process start-up for small setups.
+Parsing and matching are CPU bound (feedparser spends ~6 ms on a 50-item feed), so bodies are parsed,
+and their items matched against the compiled topics, in a pool of worker processes (one per core by
+default) while the event loop keeps fetching. With one worker this runs in a thread instead: no process
+start-up for small setups. The pool is built for one set of topics; a new set needs a new pool.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
 
-from bot.models import ParsedFeed
+from bot.matching.matcher import Matcher
+from bot.models import ParsedFeed, Topic
 
 
 def parse_body(kind: str, body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
@@ -27,15 +29,33 @@ def parse_body(kind: str, body: bytes, headers: dict[str, str], url: str) -> Par
     return parse_feed(body, headers, url)
 
 
-def _warm_up() -> None:
-    import bot.sources.rss  # noqa: F401  (import feedparser once per worker)
+_matcher: Matcher | None = None
+
+
+def _init_worker(topics: tuple[Topic, ...]) -> None:
+    """Compile the topics once per worker (and import the parsers)."""
+    global _matcher
+    import bot.sources.rss  # noqa: F401
+
+    _matcher = Matcher(topics)
+
+
+def parse_and_match(kind: str, body: bytes, headers: dict[str, str], url: str, feed_name: str) -> ParsedFeed:
+    """Parse a body and match every item against the worker's topics (matching is CPU bound too)."""
+    parsed = parse_body(kind, body, headers, url)
+    if _matcher is not None:
+        for item in parsed.items:
+            if item.key not in parsed.matches:
+                parsed.matches[item.key] = _matcher.match(item.title, item.text, feed_name)
+    return parsed
 
 
 class ParserPool:
     """Runs `parse_body` in worker processes (or a thread when workers == 1)."""
 
-    def __init__(self, workers: int = 0) -> None:
+    def __init__(self, workers: int = 0, topics: tuple[Topic, ...] = ()) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.topics = topics
         self._executor: Executor | None = None
 
     async def __aenter__(self) -> ParserPool:
@@ -48,15 +68,18 @@ class ParserPool:
         if self._executor is None:
             if self.workers > 1:
                 ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
-                self._executor = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_warm_up)
+                self._executor = ProcessPoolExecutor(
+                    self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.topics,)
+                )
             else:
+                _init_worker(self.topics)
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="parser")
         return self._executor
 
-    async def parse(self, kind: str, body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
-        """Parse one body without blocking the event loop."""
+    async def parse(self, kind: str, body: bytes, headers: dict[str, str], url: str, feed_name: str = "") -> ParsedFeed:
+        """Parse one body and match its items, without blocking the event loop."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._get_executor(), parse_body, kind, body, headers, url)
+        return await loop.run_in_executor(self._get_executor(), parse_and_match, kind, body, headers, url, feed_name)
 
     def close(self) -> None:
         """Stop the workers."""
