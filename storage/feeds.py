@@ -106,8 +106,3 @@ def record_error(
             [error, status, iso(now), iso(now), iso(next_poll_at), feed_id],
         )
         return int(db.execute("SELECT error_count FROM feeds WHERE id = ?", [feed_id]).fetchone()[0])
-
-
-def list_feed_health(db: sqlite_utils.Database) -> list[dict[str, object]]:
-    """Every feed still in the config, with its health columns."""
-    return list(db.query("SELECT * FROM feeds WHERE in_config = 1 ORDER BY id"))

@@ -9,7 +9,7 @@ forms and particles are handled in one place for queries and texts alike.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.matching import morphology
@@ -185,7 +185,3 @@ class Matcher:
     def match(self, title: str, text: str, feed: str = "") -> list[Match]:
         """Topics matching an item's title, text and feed name."""
         return self.match_index(index_text(title, text, feed))
-
-    def match_many(self, items: Iterable[tuple[str, str, str]]) -> list[list[Match]]:
-        """`match` over many (title, text, feed) triples."""
-        return [self.match(*t) for t in items]
