@@ -17,15 +17,28 @@ from typing import TextIO
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.config import Config, Settings, load_config
+from bot.delivery.outbox import Notify, Outbox, OutboxPolicy
 from bot.delivery.render import render_console_hit, render_table
+from bot.delivery.senders import ConsoleSender, Sender, TelegramSender
+from bot.errors import SendError
 from bot.models import FeedConfig, Hit
 from bot.pipeline import PollContext, PollOutcome, poll_feed
 from bot.scheduler import FeedScheduler
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
+from bot.subscribers import Catalog, SubscriberService
+from bot.telegram.application import (
+    TelegramApp,
+    build_application,
+    error_handler,
+    register_handlers,
+    start_application,
+    stop_application,
+)
 from storage.db import AsyncDB, open_database, utcnow
 from storage.feeds import FeedState, get_feed_state, sync_feeds
 from storage.items import mark_reported, unreported_hits
+from storage.subscribers import CONSOLE_CHAT_ID, ensure_console_subscriber
 
 log = logging.getLogger(__name__)
 
@@ -121,26 +134,81 @@ async def run_once(
 
 
 async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | None = None, out: TextIO = sys.stdout) -> None:
-    """Run the scheduler until `stop` is set or SIGINT/SIGTERM arrives, then shut down cleanly."""
+    """Run polls, the outbox and (with a token) the Telegram bot until `stop` is set or SIGINT/SIGTERM."""
     stop = stop or asyncio.Event()
     _install_signal_handlers(stop.set)
-    async with open_runtime(settings, config) as rt:
-        printer = HitPrinter(rt, out, as_json=False)
-        await printer.report_pending()
+    async with open_runtime(settings, config) as rt, open_delivery(rt, out) as dl:
+        db = rt.ctx.db
 
         async def on_outcome(outcome: PollOutcome) -> None:
-            await printer.report(outcome.hits)
+            if outcome.hits:
+                await db.run(mark_reported, [h.hit_id for h in outcome.hits], utcnow())
+                dl.outbox.wake()
 
         scheduler = AsyncIOScheduler(timezone="UTC")
         feeds = FeedScheduler(scheduler, rt.ctx, on_outcome)
         feeds.set_feeds(await _feeds_with_state(rt, config.feeds), utcnow())
+        scheduler.add_job(
+            dl.digest_job, "interval", seconds=30, id="digests", next_run_time=utcnow(), misfire_grace_time=3600, coalesce=True
+        )
         scheduler.start()
+        drain = asyncio.create_task(dl.outbox.run(stop))
         log.info("running: %d feeds, %d topics, database %s", len(feeds.feeds), len(config.topics), settings.db_path)
         try:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
+            await drain
             log.info("stopped")
+
+
+@dataclass
+class Delivery:
+    """The delivery side: outbox, sender, subscriber commands and (with a token) the Telegram bot."""
+
+    outbox: Outbox
+    catalog: Catalog
+    notify_admins: Notify
+    telegram: TelegramApp | None
+
+    async def digest_job(self) -> None:
+        """Send the digests that are due (APScheduler job; a late run catches up)."""
+        await self.outbox.send_digests()
+
+
+@asynccontextmanager
+async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = None) -> AsyncIterator[Delivery]:
+    """Build the sender (Telegram with a token, else the console), the outbox and the bot; stop them on exit."""
+    settings, config, db = rt.settings, rt.config, rt.ctx.db
+    catalog = Catalog(config.topics, config.timezone, config.digest_times)
+    app = build_application(settings) if settings.bot_token else None
+    sender: Sender = TelegramSender(app.bot) if app is not None else ConsoleSender(out)
+    await db.run(ensure_console_subscriber, [t.id for t in config.topics], app is None, utcnow())
+    notify = admin_notifier(sender, settings.admin_ids if app is not None else (CONSOLE_CHAT_ID,))
+    outbox = Outbox(db, sender, lambda: catalog.names, policy=policy, notify_admins=notify)
+    if app is not None:
+        app.bot_data["subscribers"] = SubscriberService(db, catalog)
+        register_handlers(app)
+        app.add_error_handler(error_handler(notify))
+        await start_application(app)
+    try:
+        yield Delivery(outbox, catalog, notify, app)
+    finally:
+        if app is not None:
+            await stop_application(app)
+
+
+def admin_notifier(sender: Sender, admin_ids: tuple[int, ...]) -> Notify:
+    """Send a short HTML notice to every admin directly (not through the outbox); failures are logged."""
+
+    async def notify(text: str) -> None:
+        for admin in admin_ids:
+            try:
+                await sender.send(admin, None, f"⚠️ {text}")
+            except SendError as e:
+                log.warning("admin notice to %s not delivered: %s", admin, e)
+
+    return notify
 
 
 async def _feeds_with_state(rt: Runtime, feeds: tuple[FeedConfig, ...]) -> list[tuple[FeedConfig, int, datetime | None]]:

@@ -9,7 +9,13 @@
     │   ├── BlockedURL       scheme or address refused (SSRF guard)
     │   └── HTTPStatusError  a non-2xx/304 answer (carries status and Retry-After)
     ├── ParseError           parser: nothing usable could be read from the body
-    └── StorageError         the database could not be opened or migrated
+    ├── StorageError         the database could not be opened or migrated
+    └── SendError            sender: a message was not delivered
+        ├── FloodWait        Telegram asked to wait (carries seconds); retried, never dropped
+        ├── ChatGone         the bot was blocked or removed, or the chat no longer exists
+        ├── ChatMoved        the group became a supergroup (carries the new chat id)
+        ├── BadMarkup        Telegram rejected the HTML; resend as plain text
+        └── SendFailed       anything else (network, 5xx, timeouts); retried with backoff
 
 Third-party exceptions are translated at the boundary with ``raise ... from``.
 Every message starts with the stage that raised it ("fetcher: ...").
@@ -68,3 +74,35 @@ class ParseError(NewswatchError):
 
 class StorageError(NewswatchError):
     """The database could not be opened or migrated."""
+
+
+class SendError(NewswatchError):
+    """A message could not be delivered."""
+
+
+class FloodWait(SendError):
+    """Telegram's flood control: wait `seconds`, then send again."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
+class ChatGone(SendError):
+    """The chat blocked or removed the bot, or does not exist: stop sending to it."""
+
+
+class ChatMoved(SendError):
+    """The group was upgraded to a supergroup with a new id."""
+
+    def __init__(self, message: str, new_chat_id: int) -> None:
+        super().__init__(message)
+        self.new_chat_id = new_chat_id
+
+
+class BadMarkup(SendError):
+    """Telegram could not parse the message's HTML."""
+
+
+class SendFailed(SendError):
+    """Any other failure; worth retrying later."""

@@ -101,3 +101,41 @@ class Hit:
             "story": self.story_id,
             "matched": list(self.matched),
         }
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """A chat that receives alerts or digests."""
+
+    chat_id: int
+    thread_id: int | None = None  # forum topic the chat subscribed from
+    kind: str = "private"  # private | group | supergroup | channel | console
+    title: str | None = None
+    mode: str = "instant"  # instant | digest
+    digest_times: tuple[str, ...] = ("08:00", "18:00")
+    timezone: str = "UTC"
+    active: bool = True
+    paused: bool = False
+    blocked_reason: str | None = None
+    next_digest_at: datetime | None = None
+    last_digest_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One pending story for one chat, with what rendering needs."""
+
+    id: int
+    chat_id: int
+    thread_id: int | None
+    kind: str  # alert | digest
+    story_id: int
+    topic: str
+    title: str
+    url: str | None
+    feed: str
+    published_at: datetime | None
+    first_seen_at: datetime | None
+    attempts: int = 0
+    n_feeds: int = 1
+    also: tuple[str, ...] = ()  # other sources that carried the story

@@ -126,6 +126,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX deliveries_pending ON deliveries(status, next_attempt_at);
     """,
+    # 2: paused subscribers, stored digest schedule, per-chat outbox lookups
+    """
+    ALTER TABLE subscribers ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE subscribers ADD COLUMN next_digest_at TEXT;
+    CREATE INDEX subscribers_digest ON subscribers(mode, next_digest_at);
+    CREATE INDEX deliveries_chat ON deliveries(chat_id, status, sent_at);
+    """,
 ]
 
 

@@ -1,7 +1,8 @@
 """Items, stories and hits, written in one transaction per poll.
 
 An item is stored before anything is reported about it, and in the same transaction as its hits and
-the feed's new validators (ETag, Last-Modified): a crash before the commit leaves the feed as if it
+the feed's new validators (ETag, Last-Modified) and the outbox rows for the chats following each
+hit's topic: a crash before the commit leaves the feed as if it
 had not been polled (the next poll fetches it again), a crash after it leaves the hits unreported
 (`reported_at` is NULL) for the next run to report. Nothing is kept in memory between polls.
 """
@@ -18,6 +19,7 @@ import sqlite_utils
 from bot.models import Hit, Item, Match
 from bot.stories import canonical_url
 from storage.db import from_iso, iso
+from storage.outbox import enqueue_story
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def save_poll(
                     [story_id, m.topic, item_id, json.dumps(list(m.terms), ensure_ascii=False), now_s],
                 )
                 if cur.rowcount:
+                    enqueue_story(db, story_id, m.topic, now_s)
                     hits.append(
                         Hit(
                             int(cur.lastrowid or 0),

@@ -175,5 +175,6 @@ def test_run_prints_hits_once_and_stops_cleanly_on_sigterm(server: FeedServer, t
     out, err = proc.communicate(timeout=20)
     assert server.hits["/live"] >= 3
     assert proc.returncode == 0, err
-    assert out.count("Peskov on talks") == 1 and "[peskov]" in out
+    assert out.count("Peskov on talks") == 1
+    assert "🔔 peskov\nPeskov on talks — https://l.example/1\nLive · " in out  # the alert a subscriber would get
     assert "stopped" in err

@@ -1,0 +1,212 @@
+"""Drain the outbox: instant alerts as they come, digests when they are due.
+
+Rules, in the order they apply to a chat's due alerts:
+1. A chat that got `burst_limit` alerts in the last `burst_window` waits until the window has passed.
+2. More than `burst_limit` stories in the window go out as one summary message, not one each.
+3. Each message is paced per private chat (Telegram allows about one a second); AIORateLimiter under
+   the sender keeps the bot-wide 30/s and the 20/min per group.
+4. FloodWait holds every send for the time Telegram asked and retries; it never drops or counts as a
+   failure. BadMarkup resends as plain text. ChatMoved moves the chat and resends. ChatGone deactivates
+   the chat. SendFailed retries with exponential backoff; after `max_attempts` the deliveries are
+   marked failed and the admins are told.
+A delivery is marked sent only after the sender returned, so a crash at any point leaves it pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.delivery.render import html_to_plain, render_alert, render_burst, render_digest
+from bot.delivery.senders import Sender
+from bot.errors import BadMarkup, ChatGone, ChatMoved, FloodWait, SendError, SendFailed
+from bot.models import Delivery, Subscriber
+from bot.schedule_rules import next_digest_at
+from storage.db import AsyncDB, utcnow
+from storage.outbox import alerts_sent_since, due_alerts, mark_failed, mark_retry, mark_sent, pending_digest
+from storage.subscribers import deactivate_subscriber, due_digest_chats, get_subscriber, migrate_chat, update_subscriber
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class OutboxPolicy:
+    """Limits the outbox keeps (defaults follow Telegram's published limits)."""
+
+    burst_limit: int = 5
+    burst_window_s: float = 60.0
+    private_gap_s: float = 1.0
+    max_attempts: int = 6
+    retry_base_s: float = 30.0
+    concurrency: int = 32
+    digest_per_topic: int = 10
+    idle_check_s: float = 2.0
+
+
+class Outbox:
+    """Sends pending deliveries through a sender and records the outcome."""
+
+    def __init__(
+        self,
+        db: AsyncDB,
+        sender: Sender,
+        topic_names: Callable[[], dict[str, str]],
+        *,
+        policy: OutboxPolicy | None = None,
+        notify_admins: Notify | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db, self.sender, self.topic_names = db, sender, topic_names
+        self.policy = policy or OutboxPolicy()
+        self.notify_admins = notify_admins
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._hold_until = 0.0  # monotonic time before which nothing is sent (flood wait)
+        self._last_sent: dict[int, float] = {}
+        self._chat_locks: dict[int, asyncio.Lock] = {}
+        self._busy = asyncio.Lock()
+        self.sent_messages = 0
+
+    def wake(self) -> None:
+        """Ask the drain loop to look at the outbox now."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain whenever woken, and every `idle_check_s` for retries that became due, until `stop`."""
+        while not stop.is_set():
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("outbox: drain failed; retrying")
+            self._wake.clear()
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({waiter, stopper}, timeout=self.policy.idle_check_s, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            stopper.cancel()
+
+    async def drain(self) -> int:
+        """Send every alert that is due; return the number of messages sent."""
+        async with self._busy:
+            due = await self.db.run(due_alerts, self.clock())
+            by_chat: dict[int, list[Delivery]] = {}
+            for d in due:
+                by_chat.setdefault(d.chat_id, []).append(d)
+            before = self.sent_messages
+            gate = asyncio.Semaphore(self.policy.concurrency)
+
+            async def one(chat_id: int, items: list[Delivery]) -> None:
+                async with gate:
+                    await self._drain_chat(chat_id, items)
+
+            await asyncio.gather(*(one(c, items) for c, items in by_chat.items()))
+            return self.sent_messages - before
+
+    async def _drain_chat(self, chat_id: int, items: list[Delivery]) -> None:
+        sub = await self.db.run(get_subscriber, chat_id)
+        if sub is None or not sub.active:
+            return
+        now = self.clock()
+        p = self.policy
+        recent = await self.db.run(alerts_sent_since, chat_id, now - timedelta(seconds=p.burst_window_s))
+        names = self.topic_names()
+        if recent >= p.burst_limit:
+            later = now + timedelta(seconds=p.burst_window_s)
+            await self.db.run(mark_retry, [d.id for d in items], later, "burst: held for a summary", count_attempt=False)
+            return
+        if recent + len(items) > p.burst_limit and len(items) > 1:
+            await self._deliver(sub, items, render_burst(items, names, sub.timezone), preview=False)
+            return
+        for d in items:
+            text = render_alert(d, names.get(d.topic, d.topic), sub.timezone)
+            if not await self._deliver(sub, [d], text, preview=True):
+                return
+
+    async def send_digests(self, now: datetime | None = None) -> int:
+        """Send the digest of every chat whose digest time has come; return how many chats got one."""
+        now = now or self.clock()
+        chats = await self.db.run(due_digest_chats, now)
+        gate = asyncio.Semaphore(self.policy.concurrency)
+
+        async def one(sub: Subscriber) -> bool:
+            async with gate:
+                return await self._digest_chat(sub, now)
+
+        return sum(await asyncio.gather(*(one(s) for s in chats)))
+
+    async def _digest_chat(self, sub: Subscriber, now: datetime) -> bool:
+        items = await self.db.run(pending_digest, sub.chat_id)
+        parts = render_digest(items, self.topic_names(), sub.timezone, now, per_topic=self.policy.digest_per_topic)
+        for part in parts:
+            chosen = [d for d in items if d.id in set(part.delivery_ids)]
+            if not await self._deliver(sub, chosen, part.text, preview=False):
+                return False  # the rest stays pending; the next digest run picks it up
+        await self.db.run(
+            update_subscriber, sub.chat_id, last_digest_at=now, next_digest_at=next_digest_at(sub.digest_times, sub.timezone, now)
+        )
+        return bool(parts)
+
+    async def _deliver(self, sub: Subscriber, items: Sequence[Delivery], text: str, *, preview: bool) -> bool:
+        """Send one message carrying `items`; record the outcome. True when it was accepted."""
+        ids = [d.id for d in items]
+        lock = self._chat_locks.setdefault(sub.chat_id, asyncio.Lock())
+        async with lock:
+            try:
+                message_ids = await self._send(sub, text, preview)
+            except FloodWait as e:
+                self._hold_until = max(self._hold_until, time.monotonic() + e.seconds)
+                log.warning("outbox: %s; holding every send", e)
+                await self.db.run(mark_retry, ids, self.clock() + timedelta(seconds=e.seconds), str(e), count_attempt=False)
+                return False
+            except ChatMoved as e:
+                log.info("outbox: chat %s is now %s", sub.chat_id, e.new_chat_id)
+                await self.db.run(migrate_chat, sub.chat_id, e.new_chat_id)
+                moved = await self.db.run(get_subscriber, e.new_chat_id)
+                return moved is not None and await self._deliver(moved, items, text, preview=preview)
+            except ChatGone as e:
+                log.info("outbox: deactivating chat %s: %s", sub.chat_id, e)
+                await self.db.run(deactivate_subscriber, sub.chat_id, str(e), self.clock())
+                return False
+            except SendError as e:
+                await self._failed(sub, items, e)
+                return False
+        await self.db.run(mark_sent, ids, message_ids, self.clock())
+        self.sent_messages += 1
+        return True
+
+    async def _send(self, sub: Subscriber, text: str, preview: bool) -> list[int]:
+        await self._wait_turn(sub)
+        try:
+            return await self.sender.send(sub.chat_id, sub.thread_id, text, preview=preview)
+        except BadMarkup as e:
+            log.warning("outbox: %s; resending as plain text", e)
+            return await self.sender.send(sub.chat_id, sub.thread_id, html_to_plain(text), html=False, preview=preview)
+        finally:
+            self._last_sent[sub.chat_id] = time.monotonic()
+
+    async def _wait_turn(self, sub: Subscriber) -> None:
+        while (hold := self._hold_until - time.monotonic()) > 0:
+            await asyncio.sleep(hold)
+        if self.sender.paced and sub.chat_id > 0:  # private chats: about one message a second
+            gap = self._last_sent.get(sub.chat_id, 0.0) + self.policy.private_gap_s - time.monotonic()
+            if gap > 0:
+                await asyncio.sleep(gap)
+
+    async def _failed(self, sub: Subscriber, items: Sequence[Delivery], error: SendError) -> None:
+        ids = [d.id for d in items]
+        attempts = max(d.attempts for d in items) + 1
+        if attempts >= self.policy.max_attempts or not isinstance(error, SendFailed):
+            log.error("outbox: giving up on %d deliveries to chat %s: %s", len(ids), sub.chat_id, error)
+            await self.db.run(mark_failed, ids, str(error), self.clock())
+            if self.notify_admins:
+                await self.notify_admins(f"Delivery to chat {sub.chat_id} failed after {attempts} attempts: {error}")
+            return
+        delay = self.policy.retry_base_s * 2 ** (attempts - 1)
+        log.warning("outbox: %s; retry %d in %.0f s", error, attempts, delay)
+        await self.db.run(mark_retry, ids, self.clock() + timedelta(seconds=delay), str(error))

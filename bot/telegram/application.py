@@ -1,0 +1,74 @@
+"""The python-telegram-bot Application: built from Settings, started and stopped by bot.app.
+
+TELEGRAM_API_URL is PTB's base_url, so the bot talks to any Bot API server (the public one, a local
+telegram-bot-api, or the tests' emulator). AIORateLimiter sits under every call with max_retries=0:
+a RetryAfter reaches the outbox, which holds and reschedules instead of dropping.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ContextTypes
+
+from bot.config import Settings
+from bot.telegram.handlers import add_fallback_handler, add_subscriber_handlers, bot_commands
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[str], Awaitable[None]]
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_application(settings: Settings, *, rate_limit: bool = True) -> TelegramApp:
+    """An Application for the token in settings, against settings.api_url."""
+    assert settings.bot_token, "build_application needs TELEGRAM_BOT_TOKEN"
+    builder = Application.builder().token(settings.bot_token).base_url(settings.api_url)
+    if rate_limit:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=0))  # type: ignore[arg-type]  # PTB types the builder's limiter as [None]
+    app: TelegramApp = builder.build()
+    return app
+
+
+def register_handlers(app: TelegramApp, extra: Callable[[TelegramApp], None] | None = None) -> None:
+    """Every handler, in order: subscriber commands, then `extra` (admin commands), then the catch-all."""
+    add_subscriber_handlers(app)
+    if extra is not None:
+        extra(app)
+    add_fallback_handler(app)
+
+
+def error_handler(notify: Notify) -> Callable[[object, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]:
+    """The one global handler: log the error and tell the admins."""
+
+    async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram: error while handling %s", update, exc_info=context.error)
+        where = ""
+        if isinstance(update, Update) and update.effective_chat is not None:
+            where = f" in chat {update.effective_chat.id}"
+        await notify(f"Error{where}: {html.escape(repr(context.error))}")
+
+    return on_error
+
+
+async def start_application(app: TelegramApp) -> None:
+    """Initialise (getMe), publish the command list, start long polling and the update handlers."""
+    await app.initialize()
+    await app.bot.set_my_commands(bot_commands())
+    assert app.updater is not None
+    await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=10)
+    await app.start()
+    log.info("telegram: polling as @%s", app.bot.username)
+
+
+async def stop_application(app: TelegramApp) -> None:
+    """Stop polling and handlers, then close the HTTP clients."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
