@@ -8,6 +8,7 @@ import sqlite_utils
 
 from bot.config import Settings
 from storage.db import open_database
+from tests.botapi import BotAPI
 from tests.feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,22 @@ def server(_server: FeedServer) -> Iterator[FeedServer]:
     _server.reset()
     yield _server
     _server.reset()
+
+
+@pytest.fixture(scope="session")
+def _botapi() -> Iterator[BotAPI]:
+    api = BotAPI().start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def botapi(_botapi: BotAPI) -> Iterator[BotAPI]:
+    """The Bot API emulator on 127.0.0.1, with no messages, updates or faults."""
+    _botapi.reset()
+    yield _botapi
+    _botapi.release()
+    _botapi.reset()
 
 
 @pytest.fixture

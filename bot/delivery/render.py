@@ -59,7 +59,7 @@ def utf16_len(text: str) -> int:
 
 def esc(text: str) -> str:
     """Escape a feed- or user-supplied string for Telegram HTML."""
-    return html.escape(text, quote=True)
+    return html.escape(text, quote=False)
 
 
 def html_to_plain(text: str) -> str:
@@ -81,7 +81,7 @@ def shorten(text: str, limit: int = TITLE_MAX) -> str:
 def _link(title: str, url: str | None) -> str:
     shown = esc(shorten(title) or "(untitled)")
     if url and url.startswith(("http://", "https://")):
-        return f'<a href="{esc(url)}">{shown}</a>'
+        return f'<a href="{html.escape(url, quote=True)}">{shown}</a>'
     return shown
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from datetime import timedelta
 from typing import Protocol, TextIO
 
@@ -56,7 +57,9 @@ class TelegramSender:
                 link_preview_options=LinkPreviewOptions(is_disabled=not preview),
             )
         except RetryAfter as e:
-            wait = e.retry_after
+            with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
+                warnings.simplefilter("ignore")
+                wait = e.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             raise FloodWait(f"sender: flood wait {seconds:g} s for chat {chat_id}", seconds) from e
         except ChatMigrated as e:

@@ -169,7 +169,7 @@ async def unknown_command(update: Update, context: Context) -> None:
 
 
 def add_subscriber_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Register the subscriber commands; the catch-all for unknown commands must come last (group 1)."""
+    """Register the subscriber commands (the catch-all for unknown commands is added after every other)."""
     commands: list[tuple[str, Handler]] = [
         ("start", start),
         ("help", help_command),
@@ -190,8 +190,8 @@ def add_subscriber_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> N
 
 
 def add_fallback_handler(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Unknown commands get a helpful answer (registered after every other command)."""
-    app.add_handler(MessageHandler(filters.COMMAND, unknown_command), group=1)
+    """Unknown commands get a helpful answer: same group, registered last, so it only sees the rest."""
+    app.add_handler(MessageHandler(filters.COMMAND, unknown_command))
 
 
 def bot_commands() -> list[BotCommand]:
