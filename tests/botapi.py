@@ -81,6 +81,8 @@ class BotAPI:
         self._loop = asyncio.new_event_loop()
         self._new_update: asyncio.Event | None = None
         self._released: asyncio.Event | None = None
+        self._runner: web.AppRunner | None = None
+        self._closing = False
         self._started = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -98,9 +100,17 @@ class BotAPI:
         return self
 
     def stop(self) -> None:
-        """Stop serving."""
+        """Answer held requests, close the server, stop the thread."""
+        self.release()
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        assert self._new_update is not None and self._runner is not None
+        self._new_update.set()
+        await self._runner.cleanup()
 
     def reset(self) -> None:
         """Forget messages, updates and faults."""
@@ -190,14 +200,13 @@ class BotAPI:
         app = web.Application(client_max_size=10 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/_stats", self._stats)
-        runner = web.AppRunner(app, access_log=None)
+        runner = self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         self._loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", self.port)
         self._loop.run_until_complete(site.start())
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self._started.set()
         self._loop.run_forever()
-        self._loop.run_until_complete(runner.cleanup())
 
     async def _stats(self, request: web.Request) -> web.Response:
         with self._lock:
@@ -243,7 +252,7 @@ class BotAPI:
                     self.state.updates = [u for u in self.state.updates if u["update_id"] >= offset]
                 ready = list(self.state.updates[: int(p.get("limit") or 100)])
             remaining = deadline - time.monotonic()
-            if ready or remaining <= 0:
+            if ready or remaining <= 0 or self._closing:
                 return ready
             self._new_update.clear()
             with contextlib.suppress(TimeoutError):
