@@ -8,6 +8,7 @@ import pytest
 
 from bot.__main__ import build_parser
 from bot.config import Settings
+from bot.subscribers import COMMANDS
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -36,3 +37,8 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 def test_procfile() -> None:
     assert (ROOT / "Procfile").read_text().strip() == "worker: python -m bot run"
+
+
+@pytest.mark.parametrize("command", [name for name, _ in COMMANDS])
+def test_every_bot_command_is_documented(command: str) -> None:
+    assert f"`/{command}" in README or f"/{command}`" in README

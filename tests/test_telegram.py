@@ -358,3 +358,16 @@ def test_emulator_counts_a_sliding_second() -> None:
 
     assert max_per_second([0.0, 0.5, 0.99, 1.0, 1.5, 3.0]) == 3
     assert max_per_second([]) == 0
+
+
+async def test_bot_wide_rate_stays_under_the_limit(settings: Settings, server: FeedServer, botapi: BotAPI) -> None:
+    from tests.botapi import max_per_second
+
+    async with running_bot(settings, server, botapi, replace(FAST, max_per_second=12)) as bot:
+        await add_subscribers(bot, list(range(7000, 7030)))
+        server.set("/wire.xml", body=rss([story(1, "Rutte everywhere")]))
+        await bot.poll()
+        await bot.drain_all()
+        times = sorted(m.at for m in botapi.messages())
+        assert len(times) == 30
+        assert max_per_second(times) <= 12

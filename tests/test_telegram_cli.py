@@ -69,7 +69,7 @@ def test_user_subscribes_and_gets_exactly_one_alert(server: FeedServer, botapi: 
         err = stop_bot(proc)
     alerts = botapi.messages(31)[2:]
     assert len(alerts) == 1, err
-    assert alerts[0].text.startswith("🔔 <b>rutte</b>\n<b><a href=\"https://n.example/r1\">Rutte arrives in Kyiv</a></b>\nWire · ")
+    assert alerts[0].text.startswith('🔔 <b>rutte</b>\n<b><a href="https://n.example/r1">Rutte arrives in Kyiv</a></b>\nWire · ')
 
 
 def test_sigkill_mid_drain_loses_nothing_and_sends_nothing_twice(server: FeedServer, botapi: BotAPI, tmp_path: Path) -> None:

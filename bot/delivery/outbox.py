@@ -3,8 +3,10 @@
 Rules, in the order they apply to a chat's due alerts:
 1. A chat that got `burst_limit` alerts in the last `burst_window` waits until the window has passed.
 2. More than `burst_limit` stories in the window go out as one summary message, not one each.
-3. Each message is paced per private chat (Telegram allows about one a second); AIORateLimiter under
-   the sender keeps the bot-wide 30/s and the 20/min per group.
+3. Each message is paced per private chat (Telegram allows about one a second) and bot-wide by a
+   sliding one-second window (`max_per_second`, under Telegram's 30/s: AIORateLimiter's leaky bucket
+   lets bursts of up to twice its rate through in a one-second window); AIORateLimiter under the sender
+   still keeps the 20/min per group and covers command replies.
 4. FloodWait holds every send for the time Telegram asked and retries; it never drops or counts as a
    failure. BadMarkup resends as plain text. ChatMoved moves the chat and resends. ChatGone deactivates
    the chat. SendFailed retries with exponential backoff; after `max_attempts` the deliveries are
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,9 +45,10 @@ class OutboxPolicy:
     burst_limit: int = 5
     burst_window_s: float = 60.0
     private_gap_s: float = 1.0
+    max_per_second: int = 25
     max_attempts: int = 6
     retry_base_s: float = 30.0
-    concurrency: int = 32
+    concurrency: int = 16
     digest_per_topic: int = 10
     idle_check_s: float = 2.0
 
@@ -69,6 +73,8 @@ class Outbox:
         self._wake = asyncio.Event()
         self._hold_until = 0.0  # monotonic time before which nothing is sent (flood wait)
         self._last_sent: dict[int, float] = {}
+        self._window: deque[float] = deque()  # when each recent send stops counting (completion + 1 s)
+        self._in_flight = 0
         self._chat_locks: dict[int, asyncio.Lock] = {}
         self._busy = asyncio.Lock()
         self.sent_messages = 0
@@ -181,22 +187,42 @@ class Outbox:
         return True
 
     async def _send(self, sub: Subscriber, text: str, preview: bool) -> list[int]:
-        await self._wait_turn(sub)
         try:
-            return await self.sender.send(sub.chat_id, sub.thread_id, text, preview=preview)
+            return await self._send_paced(sub, text, html=True, preview=preview)
         except BadMarkup as e:
             log.warning("outbox: %s; resending as plain text", e)
-            return await self.sender.send(sub.chat_id, sub.thread_id, html_to_plain(text), html=False, preview=preview)
+            return await self._send_paced(sub, html_to_plain(text), html=False, preview=preview)
+
+    async def _send_paced(self, sub: Subscriber, text: str, *, html: bool, preview: bool) -> list[int]:
+        await self._wait_turn(sub)
+        try:
+            return await self.sender.send(sub.chat_id, sub.thread_id, text, html=html, preview=preview)
         finally:
-            self._last_sent[sub.chat_id] = time.monotonic()
+            done = time.monotonic()
+            self._last_sent[sub.chat_id] = done
+            if self.sender.paced:
+                self._in_flight -= 1
+                self._window.append(done + 1.0)
 
     async def _wait_turn(self, sub: Subscriber) -> None:
         while (hold := self._hold_until - time.monotonic()) > 0:
             await asyncio.sleep(hold)
-        if self.sender.paced and sub.chat_id > 0:  # private chats: about one message a second
+        if not self.sender.paced:
+            return
+        if sub.chat_id > 0:  # private chats: about one message a second
             gap = self._last_sent.get(sub.chat_id, 0.0) + self.policy.private_gap_s - time.monotonic()
             if gap > 0:
                 await asyncio.sleep(gap)
+        # A send counts from its start until one second after it completed: wherever it reaches
+        # Telegram in between, no one-second window there can hold more than max_per_second.
+        while True:
+            now = time.monotonic()
+            while self._window and self._window[0] <= now:
+                self._window.popleft()
+            if len(self._window) + self._in_flight < self.policy.max_per_second:
+                self._in_flight += 1
+                return
+            await asyncio.sleep(self._window[0] - now if self._window else 0.01)
 
     async def _failed(self, sub: Subscriber, items: Sequence[Delivery], error: SendError) -> None:
         ids = [d.id for d in items]
