@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.errors import FetchError, HTTPStatusError, ParseError
-from bot.models import FeedConfig, FetchResult, Hit, ParsedFeed
+from bot.models import FeedConfig, FetchResult, Hit, Item, ParsedFeed
 from bot.schedule_rules import next_poll_at
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
 from bot.sources.tchannel import older_page_cursor
+from bot.stories import CLUSTER_WINDOW, choose_story, decode_signature, encode_signature, signature
 from storage.db import AsyncDB, utcnow
 from storage.feeds import get_feed_state, record_error, record_not_modified
 from storage.items import PollUpdate, filter_new_items, newest_post_number, save_poll
@@ -101,6 +102,23 @@ async def _catch_up(ctx: PollContext, feed: FeedConfig, feed_id: int, page: Pars
     return ParsedFeed(items, page.title, note or page.error, matches=matches)
 
 
+class _StoryClusterer:
+    """bot.stories' near-duplicate rules, in the shape storage asks for."""
+
+    window = CLUSTER_WINDOW
+
+    def signature(self, item: Item) -> str:
+        """Signature of the title and lead."""
+        return encode_signature(signature(item.title, item.text))
+
+    def choose(self, sig: str, candidates: list[tuple[int, str | None]]) -> int | None:
+        """The most similar recent story, if similar enough."""
+        return choose_story(decode_signature(sig), [(sid, decode_signature(s)) for sid, s in candidates])
+
+
+STORY_CLUSTERER = _StoryClusterer()
+
+
 async def _store(
     ctx: PollContext, feed: FeedConfig, feed_id: int, res: FetchResult, parsed: ParsedFeed, body_hash: str | None
 ) -> PollOutcome:
@@ -109,7 +127,7 @@ async def _store(
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, 0)
     update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, nxt, res.permanent_url, parsed.error)
-    hits = await ctx.db.run(save_poll, feed_id, update, entries, now)
+    hits = await ctx.db.run(save_poll, feed_id, update, entries, now, STORY_CLUSTERER)
     if res.permanent_url:
         log.info("feed moved permanently feed=%s from=%s to=%s", feed.name, feed.url, res.permanent_url)
     if parsed.error:

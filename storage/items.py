@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Protocol
 
 import sqlite_utils
 
@@ -61,6 +62,30 @@ def _find_story(db: sqlite_utils.Database, canonical: str | None) -> int | None:
     return int(row[0]) if row else None
 
 
+class Clusterer(Protocol):
+    """Chooses an existing story for an item (the rules live in bot.stories)."""
+
+    window: timedelta
+
+    def signature(self, item: Item) -> str:
+        """The item's stored signature."""
+        ...
+
+    def choose(self, signature: str, candidates: list[tuple[int, str | None]]) -> int | None:
+        """A candidate story id for the item, or None for a new story."""
+        ...
+
+
+def _recent_topic_stories(db: sqlite_utils.Database, topics: Sequence[str], since: str) -> list[tuple[int, str | None]]:
+    marks = ",".join("?" * len(topics))
+    rows = db.execute(
+        f"SELECT DISTINCT s.id, s.signature FROM stories s JOIN hits h ON h.story_id = s.id"
+        f" WHERE h.topic IN ({marks}) AND s.first_seen_at >= ?",
+        [*topics, since],
+    )
+    return [(int(r[0]), r[1]) for r in rows]
+
+
 def _attach(db: sqlite_utils.Database, story_id: int, feed_id: int, now: str) -> None:
     same_feed = db.execute("SELECT 1 FROM items WHERE story_id = ? AND feed_id = ? LIMIT 1", [story_id, feed_id]).fetchone()
     db.execute(
@@ -75,9 +100,13 @@ def save_poll(
     update: PollUpdate,
     entries: Sequence[tuple[Item, Sequence[Match], int | None]],
     now: datetime,
+    clusterer: Clusterer | None = None,
 ) -> list[Hit]:
     """Store new items (each with its matches and an optional story id chosen by clustering), their
-    stories and hits, and the feed's state, atomically. Return the hits that are new."""
+    stories and hits, and the feed's state, atomically. Return the hits that are new.
+
+    With a clusterer, an item that matched topics and has no story by URL joins the story the
+    clusterer chooses among the stories of the last 48 hours with a hit on one of its topics."""
     now_s = iso(now) or ""
     feed_name = db.execute("SELECT name FROM feeds WHERE id = ?", [feed_id]).fetchone()[0]
     hits: list[Hit] = []
@@ -85,11 +114,15 @@ def save_poll(
         for item, matches, clustered_story in entries:
             canonical = canonical_url(item.url)
             story_id = _find_story(db, canonical) or clustered_story
+            sig = clusterer.signature(item) if clusterer else None
+            if story_id is None and clusterer is not None and matches:
+                since = iso(now - clusterer.window)
+                story_id = clusterer.choose(sig or "", _recent_topic_stories(db, [m.topic for m in matches], since or ""))
             if story_id is None:
                 cur = db.execute(
-                    "INSERT INTO stories (title, url, canonical_url, first_seen_at, last_seen_at, published_at, n_items, n_feeds)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 1, 1)",
-                    [item.title, item.url, canonical, now_s, now_s, iso(item.published_at)],
+                    "INSERT INTO stories (title, url, canonical_url, first_seen_at, last_seen_at, published_at, n_items, n_feeds, signature)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?)",
+                    [item.title, item.url, canonical, now_s, now_s, iso(item.published_at), sig],
                 )
                 story_id = int(cur.lastrowid or 0)
             else:

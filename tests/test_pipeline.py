@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 import pytest
 import sqlite_utils
 
-from bot.models import FeedConfig, ParsedFeed, Topic
-from bot.pipeline import PollContext, poll_feed
+from bot.models import FeedConfig, Item, Match, ParsedFeed, Topic
+from bot.pipeline import STORY_CLUSTERER, PollContext, poll_feed
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
 from storage.db import AsyncDB
 from storage.feeds import get_feed_state, sync_feeds
-from storage.items import count_rows
+from storage.items import PollUpdate, count_rows, save_poll
 from tests.feedserver import FeedServer, rss
 
 TOPICS = [Topic("peskov", "Peskov", "peskov OR песков*"), Topic("rutte", "Rutte", "rutte")]
@@ -190,3 +190,41 @@ async def test_hits_report_matched_terms(ctx: PollContext, server: FeedServer) -
     feed, fid = await add_feed(ctx, url)
     out = await poll_feed(ctx, feed, fid)
     assert [(h.topic, h.matched) for h in out.hits] == [("peskov", ("песков*",))]
+
+
+def test_rewrites_of_one_report_in_two_feeds_are_one_story_with_one_hit(fresh_db: sqlite_utils.Database) -> None:
+    ids = sync_feeds(
+        fresh_db,
+        (
+            FeedConfig("TASS", "rss", "https://a.example/f", "https://a.example/f", 600),
+            FeedConfig("RIA", "rss", "https://b.example/f", "https://b.example/f", 600),
+        ),
+    )
+    now = datetime(2024, 11, 6, 12, tzinfo=UTC)
+    update = PollUpdate(200, None, None, None, now)
+    peskov = [Match("peskov", ("песков",))]
+    first = Item(
+        "1",
+        "https://a.example/1",
+        "Песков: у Путина нет планов поздравить Трампа",
+        "Пресс-секретарь президента Дмитрий Песков заявил, что ему неизвестно о планах Владимира Путина поздравить Дональда Трампа с победой на выборах.",
+    )
+    rewrite = Item(
+        "2",
+        "https://b.example/2",
+        "В Кремле ответили на вопрос о поздравлении Трампа",
+        "Дмитрий Песков заявил, что ему неизвестно о планах Путина поздравить Трампа с победой на выборах, напомнив, что США — недружественная страна.",
+    )
+    other = Item(
+        "3",
+        "https://b.example/3",
+        "Песков: разговор Путина и Шольца пока не планируется",
+        "Пресс-секретарь Кремля Дмитрий Песков заявил, что телефонный разговор Владимира Путина с канцлером Германии Олафом Шольцем пока не планируется.",
+    )
+    hits_a = save_poll(fresh_db, ids["https://a.example/f"], update, [(first, peskov, None)], now, STORY_CLUSTERER)
+    hits_b = save_poll(
+        fresh_db, ids["https://b.example/f"], update, [(rewrite, peskov, None), (other, peskov, None)], now, STORY_CLUSTERER
+    )
+    assert len(hits_a) == 1 and [h.title for h in hits_b] == [other.title]
+    story = fresh_db.execute("SELECT n_items, n_feeds FROM stories WHERE id = ?", [hits_a[0].story_id]).fetchone()
+    assert story == (2, 2)
