@@ -163,7 +163,7 @@ async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | 
 
 
 @dataclass
-class Delivery:
+class DeliveryRuntime:
     """The delivery side: outbox, sender, subscriber commands and (with a token) the Telegram bot."""
 
     outbox: Outbox
@@ -177,7 +177,7 @@ class Delivery:
 
 
 @asynccontextmanager
-async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = None) -> AsyncIterator[Delivery]:
+async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = None) -> AsyncIterator[DeliveryRuntime]:
     """Build the sender (Telegram with a token, else the console), the outbox and the bot; stop them on exit."""
     settings, config, db = rt.settings, rt.config, rt.ctx.db
     catalog = Catalog(config.topics, config.timezone, config.digest_times)
@@ -192,7 +192,7 @@ async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = 
         app.add_error_handler(error_handler(notify))
         await start_application(app)
     try:
-        yield Delivery(outbox, catalog, notify, app)
+        yield DeliveryRuntime(outbox, catalog, notify, app)
     finally:
         if app is not None:
             await stop_application(app)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
@@ -134,6 +134,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX deliveries_chat ON deliveries(chat_id, status, sent_at);
     """,
 ]
+
+
+def chunks(values: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    """Slices of at most `size` values (SQLite caps the parameters of one statement)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def utcnow() -> datetime:

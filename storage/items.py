@@ -19,7 +19,7 @@ import sqlite_utils
 
 from bot.models import Hit, Item, Match
 from bot.stories import canonical_url
-from storage.db import from_iso, iso
+from storage.db import chunks, from_iso, iso
 from storage.outbox import enqueue_story
 
 
@@ -46,8 +46,7 @@ def filter_new_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[It
             unique.append(it)
     stored: set[str] = set()
     keys = [it.key for it in unique]
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
+    for chunk in chunks(keys):
         marks = ",".join("?" * len(chunk))
         stored.update(
             r[0] for r in db.execute(f"SELECT key FROM items WHERE feed_id = ? AND key IN ({marks})", [feed_id, *chunk])
@@ -114,7 +113,7 @@ def save_poll(
         for item, matches, clustered_story in entries:
             canonical = canonical_url(item.url)
             story_id = _find_story(db, canonical) or clustered_story
-            sig = clusterer.signature(item) if clusterer else None
+            sig = clusterer.signature(item) if clusterer and matches else None
             if story_id is None and clusterer is not None and matches:
                 since = iso(now - clusterer.window)
                 story_id = clusterer.choose(sig or "", _recent_topic_stories(db, [m.topic for m in matches], since or ""))

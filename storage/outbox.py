@@ -16,7 +16,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.models import Delivery
-from storage.db import from_iso, iso
+from storage.db import chunks, from_iso, iso
 
 
 def enqueue_story(db: sqlite_utils.Database, story_id: int, topic: str, now: str) -> int:
@@ -34,12 +34,11 @@ def enqueue_story(db: sqlite_utils.Database, story_id: int, topic: str, now: str
 
 def _sources(db: sqlite_utils.Database, story_ids: Sequence[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
-    for start in range(0, len(story_ids), 500):
-        chunk = list(story_ids[start : start + 500])
+    for chunk in chunks(story_ids):
         marks = ",".join("?" * len(chunk))
         rows = db.execute(
             f"SELECT i.story_id, f.name FROM items i JOIN feeds f ON f.id = i.feed_id WHERE i.story_id IN ({marks}) ORDER BY i.id",
-            chunk,
+            list(chunk),
         )
         for story_id, name in rows:
             names = out.setdefault(story_id, [])
@@ -95,15 +94,6 @@ def due_alerts(db: sqlite_utils.Database, now: datetime, limit: int = 5000) -> l
 def pending_digest(db: sqlite_utils.Database, chat_id: int) -> list[Delivery]:
     """Every story waiting for the chat's next digest, oldest first."""
     return _deliveries(db, "d.status = 'pending' AND d.kind = 'digest' AND d.chat_id = ? ORDER BY d.id", [chat_id])
-
-
-def next_retry_at(db: sqlite_utils.Database) -> datetime | None:
-    """When the earliest pending alert becomes due (None when there is none)."""
-    row = db.execute(
-        "SELECT min(d.next_attempt_at) FROM deliveries d JOIN subscribers s ON s.chat_id = d.chat_id"
-        " WHERE d.status = 'pending' AND d.kind = 'alert' AND s.active = 1"
-    ).fetchone()
-    return from_iso(row[0]) if row and row[0] else None
 
 
 def mark_sent(db: sqlite_utils.Database, ids: Sequence[int], message_ids: Sequence[int], now: datetime) -> None:

@@ -152,9 +152,3 @@ def due_digest_chats(db: sqlite_utils.Database, now: datetime) -> list[Subscribe
         [iso(now)],
     )
     return [_subscriber(r) for r in rows]
-
-
-def digest_chats_without_schedule(db: sqlite_utils.Database) -> list[Subscriber]:
-    """Digest-mode chats with no next digest time stored yet."""
-    rows = db.query("SELECT * FROM subscribers WHERE mode = 'digest' AND active = 1 AND next_digest_at IS NULL")
-    return [_subscriber(r) for r in rows]

@@ -14,7 +14,7 @@ from datetime import UTC, timedelta
 
 import pytest
 
-from bot.app import Delivery, Runtime, open_delivery, open_runtime
+from bot.app import DeliveryRuntime, Runtime, open_delivery, open_runtime
 from bot.config import Settings, parse_config
 from bot.delivery.outbox import OutboxPolicy
 from bot.pipeline import poll_feed
@@ -50,7 +50,7 @@ class Bot:
     """A running bot (in this event loop) and what the tests drive."""
 
     rt: Runtime
-    dl: Delivery
+    dl: DeliveryRuntime
     api: BotAPI
     server: FeedServer
 

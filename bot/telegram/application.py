@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
 from bot.config import Settings
+from bot.delivery.outbox import Notify
 from bot.telegram.handlers import add_fallback_handler, add_subscriber_handlers, bot_commands
 
 log = logging.getLogger(__name__)
 
-Notify = Callable[[str], Awaitable[None]]
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 
