@@ -11,22 +11,23 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.admin import AdminService, FeedProbe
 from bot.config import Config, Settings, load_config
 from bot.delivery.outbox import Notify, Outbox, OutboxPolicy
 from bot.delivery.render import render_console_hit, render_table
 from bot.delivery.senders import ConsoleSender, Sender, TelegramSender
 from bot.errors import SendError
-from bot.models import FeedConfig, Hit
-from bot.pipeline import PollContext, PollOutcome, poll_feed
+from bot.live import LiveConfig
+from bot.models import Hit
+from bot.pipeline import PollOutcome, poll_feed
+from bot.runtime import Runtime, open_runtime
 from bot.scheduler import FeedScheduler
-from bot.sources.fetcher import Fetcher
-from bot.sources.parsing import ParserPool
 from bot.subscribers import Catalog, SubscriberService
+from bot.telegram.admin import add_admin_handlers
 from bot.telegram.application import (
     TelegramApp,
     build_application,
@@ -35,44 +36,11 @@ from bot.telegram.application import (
     start_application,
     stop_application,
 )
-from storage.db import AsyncDB, open_database, utcnow
-from storage.feeds import FeedState, get_feed_state, sync_feeds
+from storage.db import utcnow
 from storage.items import mark_reported, unreported_hits
 from storage.subscribers import CONSOLE_CHAT_ID, ensure_console_subscriber
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Runtime:
-    """The live parts shared by the commands."""
-
-    settings: Settings
-    config: Config
-    ctx: PollContext
-    feed_ids: dict[str, int]
-
-
-@asynccontextmanager
-async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runtime]:
-    """Open the database, the fetcher and the parser pool; close them all on exit."""
-    adb = AsyncDB(open_database(settings.db_path))
-    try:
-        feed_ids = await adb.run(sync_feeds, config.feeds)
-        async with (
-            Fetcher(
-                timeout_s=settings.timeout_s,
-                max_bytes=settings.max_bytes,
-                concurrency=settings.concurrency,
-                per_host=settings.per_host,
-                allow_private=settings.allow_private_urls,
-            ) as fetcher,
-            ParserPool(settings.parse_workers, config.topics) as parser,
-        ):
-            ctx = PollContext(adb, fetcher, parser, settings.max_backoff_s)
-            yield Runtime(settings, config, ctx, feed_ids)
-    finally:
-        adb.close()
 
 
 class HitPrinter:
@@ -134,31 +102,36 @@ async def run_once(
 
 
 async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | None = None, out: TextIO = sys.stdout) -> None:
-    """Run polls, the outbox and (with a token) the Telegram bot until `stop` is set or SIGINT/SIGTERM."""
+    """Run polls, the outbox, the feeds.yaml watcher and (with a token) the Telegram bot until `stop`
+    is set or SIGINT/SIGTERM."""
     stop = stop or asyncio.Event()
     _install_signal_handlers(stop.set)
     async with open_runtime(settings, config) as rt, open_delivery(rt, out) as dl:
         db = rt.ctx.db
+        live = LiveConfig(rt, dl.catalog, dl.notify_admins, console=dl.telegram is None)
 
         async def on_outcome(outcome: PollOutcome) -> None:
             if outcome.hits:
                 await db.run(mark_reported, [h.hit_id for h in outcome.hits], utcnow())
                 dl.outbox.wake()
+            await live.after_poll(outcome)
 
         scheduler = AsyncIOScheduler(timezone="UTC")
         feeds = FeedScheduler(scheduler, rt.ctx, on_outcome)
-        feeds.set_feeds(await _feeds_with_state(rt, config.feeds), utcnow())
+        await live.start(feeds)
+        if dl.telegram is not None:
+            dl.telegram.bot_data["admin"] = AdminService(db, settings, live, FeedProbe(rt.ctx.fetcher, settings.web_url))
         scheduler.add_job(
             dl.digest_job, "interval", seconds=30, id="digests", next_run_time=utcnow(), misfire_grace_time=3600, coalesce=True
         )
         scheduler.start()
-        drain = asyncio.create_task(dl.outbox.run(stop))
+        tasks = [asyncio.create_task(dl.outbox.run(stop)), asyncio.create_task(live.watch(stop))]
         log.info("running: %d feeds, %d topics, database %s", len(feeds.feeds), len(config.topics), settings.db_path)
         try:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
-            await drain
+            await asyncio.gather(*tasks)
             log.info("stopped")
 
 
@@ -188,9 +161,9 @@ async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = 
     outbox = Outbox(db, sender, lambda: catalog.names, policy=policy, notify_admins=notify)
     if app is not None:
         app.bot_data["subscribers"] = SubscriberService(db, catalog)
-        register_handlers(app)
+        register_handlers(app, lambda a: add_admin_handlers(a, settings.admin_ids))
         app.add_error_handler(error_handler(notify))
-        await start_application(app)
+        await start_application(app, settings.admin_ids)
     try:
         yield DeliveryRuntime(outbox, catalog, notify, app)
     finally:
@@ -209,14 +182,6 @@ def admin_notifier(sender: Sender, admin_ids: tuple[int, ...]) -> Notify:
                 log.warning("admin notice to %s not delivered: %s", admin, e)
 
     return notify
-
-
-async def _feeds_with_state(rt: Runtime, feeds: tuple[FeedConfig, ...]) -> list[tuple[FeedConfig, int, datetime | None]]:
-    out: list[tuple[FeedConfig, int, datetime | None]] = []
-    for f in feeds:
-        state: FeedState = await rt.ctx.db.run(get_feed_state, rt.feed_ids[f.source])
-        out.append((f, state.id, state.next_poll_at))
-    return out
 
 
 def _install_signal_handlers(callback: Callable[[], None]) -> None:

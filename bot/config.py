@@ -66,7 +66,14 @@ class SettingsSection(BaseModel):
     interval: int = Field(default=600, description="default poll interval")
     timezone: str = "UTC"
     digest_times: list[str] = Field(default_factory=lambda: ["08:00", "18:00"])
-    stale_days: int = Field(default=7, description="flag a feed with no new item for this many days")
+    stale_days: int = Field(default=7, ge=1, description="flag a feed with no new item for this many days")
+    alert_after: int = Field(default=3, ge=1, description="tell the admins after this many failures in a row")
+    pause_after: int = Field(default=7 * 86400, description="pause a feed failing without a break for this long")
+
+    @field_validator("pause_after", mode="before")
+    @classmethod
+    def _pause_after(cls, v: object) -> int:
+        return parse_duration(v)
 
     @field_validator("interval", mode="before")
     @classmethod
@@ -169,6 +176,8 @@ class Config:
     stale_days: int
     topics: tuple[Topic, ...]
     feeds: tuple[FeedConfig, ...]
+    alert_after: int = 3
+    pause_after_s: int = 7 * 86400
 
 
 def check_timezone(name: str) -> ZoneInfo:
@@ -237,7 +246,9 @@ def _to_config(model: FeedsFile, path: Path, web_url: str) -> Config:
         )
     topics = tuple(Topic(id=t.id, name=t.name or t.id, query=t.query) for t in model.topics)
     s = model.settings
-    return Config(path, s.interval, s.timezone, tuple(s.digest_times), s.stale_days, topics, tuple(feeds))
+    return Config(
+        path, s.interval, s.timezone, tuple(s.digest_times), s.stale_days, topics, tuple(feeds), s.alert_after, s.pause_after
+    )
 
 
 def _plain(node: Any) -> Any:

@@ -3,6 +3,7 @@
     NewswatchError
     ├── ConfigError          feeds.yaml or settings unusable (names file:line)
     ├── QueryError           a topic query that does not parse (names the position)
+    ├── CommandError         an admin command refused (plain text: why)
     ├── FetchError           fetcher: the feed could not be downloaded
     │   ├── FetchTimeout     connect or read timeout
     │   ├── BodyTooLarge     the body exceeded the size cap
@@ -30,6 +31,10 @@ class NewswatchError(Exception):
 
 class ConfigError(NewswatchError):
     """The configuration file or the settings are invalid."""
+
+
+class CommandError(NewswatchError):
+    """An admin command (Telegram or CLI) was refused; the message says why, in plain text."""
 
 
 class QueryError(NewswatchError):

@@ -51,6 +51,8 @@ class PollOutcome:
     hits: list[Hit] = field(default_factory=list)
     error: str | None = None
     error_count: int = 0
+    errors_before: int = 0
+    failing_since: datetime | None = None
     parsed: bool = False
 
 
@@ -68,14 +70,16 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int) -> PollOut
     if res.not_modified or body_hash == state.body_hash:
         nxt = next_poll_at(now, feed.interval_s, 0)
         await ctx.db.run(record_not_modified, feed_id, res.status, now, nxt, res.etag, res.last_modified)
-        return PollOutcome(feed, "not_modified" if res.not_modified else "unchanged", nxt)
+        return PollOutcome(feed, "not_modified" if res.not_modified else "unchanged", nxt, errors_before=state.error_count)
     try:
         parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name)
     except ParseError as e:
         return await _record_failure(ctx, feed, feed_id, state.error_count, str(e), res.status, None)
     if feed.kind == "telegram":
         parsed = await _catch_up(ctx, feed, feed_id, parsed)
-    return await _store(ctx, feed, feed_id, res, parsed, body_hash)
+    outcome = await _store(ctx, feed, feed_id, res, parsed, body_hash)
+    outcome.errors_before = state.error_count
+    return outcome
 
 
 async def _catch_up(ctx: PollContext, feed: FeedConfig, feed_id: int, page: ParsedFeed) -> ParsedFeed:
@@ -146,8 +150,8 @@ async def _record_failure(
 ) -> PollOutcome:
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, errors_before + 1, retry_after, ctx.max_backoff_s)
-    count = await ctx.db.run(record_error, feed_id, error, status, now, nxt)
+    count, since = await ctx.db.run(record_error, feed_id, error, status, now, nxt)
     log.warning(
         "poll failed feed=%s url=%s errors=%d next=%s: %s", feed.name, feed.url, count, nxt.isoformat(timespec="seconds"), error
     )
-    return PollOutcome(feed, "error", nxt, error=error, error_count=count)
+    return PollOutcome(feed, "error", nxt, error=error, error_count=count, errors_before=errors_before, failing_since=since)

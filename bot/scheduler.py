@@ -43,9 +43,7 @@ class FeedScheduler:
         wanted = {f.source: (f, fid, nxt) for f, fid, nxt in feeds if f.enabled}
         for source in list(self.feeds):
             if source not in wanted:
-                self.feeds.pop(source)
-                if self.scheduler.get_job(self.job_id(source)):
-                    self.scheduler.remove_job(self.job_id(source))
+                self.unschedule(source)
         for source, (feed, fid, nxt) in wanted.items():
             old = self.feeds.get(source)
             self.feeds[source] = (feed, fid)
@@ -54,6 +52,12 @@ class FeedScheduler:
                 continue
             if source not in self._running:
                 self._schedule(source, first_poll_at(now, nxt, feed.interval_s))
+
+    def unschedule(self, source: str) -> None:
+        """Stop polling one feed (a poll under way finishes and is not followed by another)."""
+        self.feeds.pop(source, None)
+        if self.scheduler.get_job(self.job_id(source)):
+            self.scheduler.remove_job(self.job_id(source))
 
     def _schedule(self, source: str, when: datetime) -> None:
         self.scheduler.add_job(

@@ -55,6 +55,16 @@ class Catalog:
     def __post_init__(self) -> None:
         self.names = {t.id: t.name for t in self.topics}
 
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The default time zone."""
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def reload(self, topics: tuple[Topic, ...], timezone: str, digest_times: tuple[str, ...]) -> None:
+        """Take the topics and defaults of a reloaded feeds.yaml (everyone holding this catalog sees them)."""
+        self.topics, self.timezone, self.digest_times = topics, timezone, digest_times
+        self.__post_init__()
+
     def resolve(self, words: Sequence[str]) -> tuple[list[str], list[str]]:
         """Topic ids for words naming topics (id or name, any case; 'all' for every one), and the unknown words."""
         by_word = {t.id.casefold(): t.id for t in self.topics} | {t.name.casefold(): t.id for t in self.topics}

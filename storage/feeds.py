@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlite_utils
 
@@ -27,6 +28,11 @@ class FeedState:
     next_poll_at: datetime | None
     last_new_item_at: datetime | None
     paused_reason: str | None
+    last_polled_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    failing_since: datetime | None = None
+    last_error: str | None = None
+    note: str | None = None
 
 
 def sync_feeds(db: sqlite_utils.Database, feeds: Sequence[FeedConfig]) -> dict[str, int]:
@@ -53,7 +59,15 @@ def sync_feeds(db: sqlite_utils.Database, feeds: Sequence[FeedConfig]) -> dict[s
 
 def get_feed_state(db: sqlite_utils.Database, feed_id: int) -> FeedState:
     """The stored state of one feed."""
-    r = next(db.query("SELECT * FROM feeds WHERE id = ?", [feed_id]))
+    return _state(next(db.query("SELECT * FROM feeds WHERE id = ?", [feed_id])))
+
+
+def list_feed_states(db: sqlite_utils.Database) -> dict[int, FeedState]:
+    """The state of every feed in the config, by feed id."""
+    return {r["id"]: _state(r) for r in db.query("SELECT * FROM feeds WHERE in_config = 1 ORDER BY id")}
+
+
+def _state(r: dict[str, Any]) -> FeedState:
     return FeedState(
         id=r["id"],
         source=r["source"],
@@ -66,6 +80,11 @@ def get_feed_state(db: sqlite_utils.Database, feed_id: int) -> FeedState:
         next_poll_at=from_iso(r["next_poll_at"]),
         last_new_item_at=from_iso(r["last_new_item_at"]),
         paused_reason=r["paused_reason"],
+        last_polled_at=from_iso(r["last_polled_at"]),
+        last_ok_at=from_iso(r["last_ok_at"]),
+        failing_since=from_iso(r["failing_since"]),
+        last_error=r["last_error"],
+        note=r["note"],
     )
 
 
@@ -97,12 +116,28 @@ def record_not_modified(
 
 def record_error(
     db: sqlite_utils.Database, feed_id: int, error: str, status: int | None, now: datetime, next_poll_at: datetime
-) -> int:
-    """A failed poll; return the number of consecutive failures."""
+) -> tuple[int, datetime]:
+    """A failed poll; return the number of consecutive failures and when they began."""
     with db.conn:
         db.execute(
             "UPDATE feeds SET error_count = error_count + 1, last_error = ?, last_status = ?, last_polled_at = ?,"
             " failing_since = COALESCE(failing_since, ?), next_poll_at = ? WHERE id = ?",
             [error, status, iso(now), iso(now), iso(next_poll_at), feed_id],
         )
-        return int(db.execute("SELECT error_count FROM feeds WHERE id = ?", [feed_id]).fetchone()[0])
+        count, since = db.execute("SELECT error_count, failing_since FROM feeds WHERE id = ?", [feed_id]).fetchone()
+    return int(count), from_iso(since) or now
+
+
+def pause_feed(db: sqlite_utils.Database, feed_id: int, reason: str) -> None:
+    """Stop polling a feed (health: it kept failing) until an admin resumes it."""
+    with db.conn:
+        db.execute("UPDATE feeds SET paused_reason = ?, next_poll_at = NULL WHERE id = ?", [reason, feed_id])
+
+
+def resume_feed(db: sqlite_utils.Database, feed_id: int) -> None:
+    """Clear a health pause and the failure count, so the feed is polled at once with no back-off."""
+    with db.conn:
+        db.execute(
+            "UPDATE feeds SET paused_reason = NULL, error_count = 0, failing_since = NULL, next_poll_at = NULL WHERE id = ?",
+            [feed_id],
+        )

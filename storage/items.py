@@ -229,3 +229,21 @@ def newest_post_number(db: sqlite_utils.Database, feed_id: int) -> int | None:
 def count_rows(db: sqlite_utils.Database, table: str) -> int:
     """Number of rows in a table."""
     return int(db.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0])
+
+
+def table_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """Row counts for /stats: items, stories, hits, and subscribers active and not (the console chat aside)."""
+    counts = {t: count_rows(db, t) for t in ("items", "stories", "hits")}
+    for active, n in db.execute("SELECT active, count(*) FROM subscribers WHERE chat_id != 0 GROUP BY active"):
+        counts["subscribers_active" if active else "subscribers_inactive"] = int(n)
+    return counts
+
+
+def recent_items(db: sqlite_utils.Database, limit: int) -> list[tuple[str, str, str | None, str, datetime | None]]:
+    """The newest stored items: (title, text, url, feed name, when fetched), newest first."""
+    rows = db.execute(
+        "SELECT items.title, items.text, items.url, feeds.name, items.fetched_at FROM items"
+        " JOIN feeds ON feeds.id = items.feed_id ORDER BY items.id DESC LIMIT ?",
+        [limit],
+    )
+    return [(title, text, url, feed, from_iso(fetched)) for title, text, url, feed, fetched in rows]

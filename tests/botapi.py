@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 BOT_USER = {"id": 999000, "is_bot": True, "first_name": "Newswatch", "username": "newswatch_test_bot", "can_join_groups": True}
-JSON_FIELDS = {"reply_markup", "link_preview_options", "commands", "allowed_updates", "reply_parameters", "entities"}
+JSON_FIELDS = {"reply_markup", "link_preview_options", "commands", "allowed_updates", "reply_parameters", "entities", "scope"}
 
 
 @dataclass
@@ -63,6 +63,7 @@ class BotAPIState:
     migrated: dict[int, int] = field(default_factory=dict)
     admins: dict[int, set[int]] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
+    chat_commands: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # setMyCommands with a chat scope
     callback_answers: list[dict[str, Any]] = field(default_factory=list)
     reject_html: bool = False
     hold_after: int | None = None  # once this many messages are recorded, hold every later sendMessage
@@ -240,8 +241,12 @@ class BotAPI:
         return True
 
     async def _m_setMyCommands(self, request: web.Request, p: dict[str, Any]) -> Any:
+        scope = p.get("scope") or {}
         with self._lock:
-            self.state.commands = list(p.get("commands") or [])
+            if scope.get("type") == "chat":
+                self.state.chat_commands[int(scope["chat_id"])] = list(p.get("commands") or [])
+            else:
+                self.state.commands = list(p.get("commands") or [])
         return True
 
     async def _m_getUpdates(self, request: web.Request, p: dict[str, Any]) -> Any:

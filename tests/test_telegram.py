@@ -14,10 +14,11 @@ from datetime import UTC, timedelta
 
 import pytest
 
-from bot.app import DeliveryRuntime, Runtime, open_delivery, open_runtime
+from bot.app import DeliveryRuntime, open_delivery
 from bot.config import Settings, parse_config
 from bot.delivery.outbox import OutboxPolicy
 from bot.pipeline import poll_feed
+from bot.runtime import Runtime, open_runtime
 from storage.db import AsyncDB, utcnow
 from storage.outbox import outbox_counts
 from storage.subscribers import get_subscriber, start_subscriber, subscribe, topics_of

@@ -174,3 +174,23 @@ def _pack(header: str, blocks: Sequence[tuple[str, str, tuple[int, ...]]], limit
     if ids:
         parts.append(DigestPart("\n".join(lines), tuple(ids)))
     return parts
+
+
+def split_message(blocks: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:
+    """Join blocks with newlines into as few messages as fit `limit` UTF-16 units (a block is never
+    split unless it alone is too long, then it is shortened)."""
+    messages: list[str] = []
+    current: list[str] = []
+    size = 0
+    for block in blocks:
+        if utf16_len(block) > limit:
+            block = shorten(block, limit // 2)
+        cost = utf16_len(block) + (1 if current else 0)
+        if current and size + cost > limit:
+            messages.append("\n".join(current))
+            current, size, cost = [], 0, utf16_len(block)
+        current.append(block)
+        size += cost
+    if current:
+        messages.append("\n".join(current))
+    return messages

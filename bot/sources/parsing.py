@@ -81,8 +81,8 @@ class ParserPool:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._get_executor(), parse_and_match, kind, body, headers, url, feed_name)
 
-    def close(self) -> None:
-        """Stop the workers."""
+    def close(self, cancel_pending: bool = True) -> None:
+        """Stop the workers (after the queued parses, unless `cancel_pending`)."""
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor.shutdown(wait=True, cancel_futures=cancel_pending)
             self._executor = None

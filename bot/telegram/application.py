@@ -12,9 +12,11 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from telegram import Update
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ContextTypes
 
+from bot.admin import ADMIN_COMMANDS
 from bot.config import Settings
 from bot.delivery.outbox import Notify
 from bot.telegram.handlers import add_fallback_handler, add_subscriber_handlers, bot_commands
@@ -55,10 +57,16 @@ def error_handler(notify: Notify) -> Callable[[object, ContextTypes.DEFAULT_TYPE
     return on_error
 
 
-async def start_application(app: TelegramApp) -> None:
-    """Initialise (getMe), publish the command list, start long polling and the update handlers."""
+async def start_application(app: TelegramApp, admin_ids: tuple[int, ...] = ()) -> None:
+    """Initialise (getMe), publish the command lists (admins see theirs too), start long polling and handlers."""
     await app.initialize()
     await app.bot.set_my_commands(bot_commands())
+    admin_list = bot_commands() + [BotCommand(name, desc) for name, desc in ADMIN_COMMANDS]
+    for admin in admin_ids:
+        try:
+            await app.bot.set_my_commands(admin_list, scope=BotCommandScopeChat(admin))
+        except TelegramError as e:  # an admin who never opened a chat with the bot: "chat not found"
+            log.warning("telegram: admin command list not set for %s: %s", admin, e)
     assert app.updater is not None
     await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, timeout=10)
     await app.start()

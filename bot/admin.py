@@ -1,0 +1,350 @@
+"""What admin commands do, for Telegram and the `feeds` CLI alike.
+
+Each command checks its arguments, changes feeds.yaml through `bot.feedlist` (locked, validated,
+written atomically, comments kept), then reloads, so a change made here is applied exactly like a
+hand edit. Answers are Telegram HTML (the CLI prints them as plain text); a refusal raises
+CommandError, whose message is plain text saying why. Who may run these is checked by the caller, on every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from bot.config import Config, Settings, parse_channel, parse_duration
+from bot.delivery.render import esc, shorten, split_message
+from bot.errors import BlockedURL, CommandError, ConfigError, FetchError, ParseError, QueryError
+from bot.feedlist import Edit, edit_feeds_file, find_feed
+from bot.health import Condition, HealthPolicy, describe_condition, feed_condition, format_time
+from bot.matching.matcher import Matcher
+from bot.matching.query import parse_query
+from bot.models import FeedConfig, Topic
+from bot.opml import OpmlFeed
+from bot.sources.fetcher import Fetcher
+from bot.sources.parsing import parse_body
+from storage.db import AsyncDB, utcnow
+from storage.feeds import list_feed_states, resume_feed
+from storage.items import recent_items, table_counts
+from storage.outbox import outbox_counts
+
+T = TypeVar("T")
+
+ADMIN_COMMANDS: list[tuple[str, str]] = [
+    ("feeds", "admin: every feed with its health"),
+    ("addfeed", "admin: /addfeed <url or @channel> [name] [interval]"),
+    ("rmfeed", "admin: /rmfeed <number or name>"),
+    ("pausefeed", "admin: stop polling a feed"),
+    ("resumefeed", "admin: poll a paused feed again"),
+    ("alltopics", "admin: every topic with its query"),
+    ("addtopic", "admin: /addtopic <id> <query>"),
+    ("rmtopic", "admin: /rmtopic <id>"),
+    ("testquery", "admin: what a query matches in recent items"),
+    ("stats", "admin: feeds, items, stories, hits, subscribers, deliveries"),
+]
+
+TEST_ITEMS = 500  # /testquery runs over this many of the newest stored items
+SHOWN_MATCHES = 10
+_TOPIC_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+
+
+class ConfigHolder(Protocol):
+    """The config in force and a way to re-read feeds.yaml (the running bot's LiveConfig, or the CLI's)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def feed_ids(self) -> dict[str, int]: ...
+
+    async def reload(self, *, force: bool = False) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What fetching a candidate feed once found."""
+
+    title: str
+    items: int
+
+
+class FeedProbe:
+    """Fetches a candidate feed once, through the guarded fetcher (SSRF rules apply), and parses it."""
+
+    def __init__(self, fetcher: Fetcher, web_url: str) -> None:
+        self.fetcher, self.web_url = fetcher, web_url.rstrip("/")
+
+    async def probe(self, kind: str, url: str) -> Probe:
+        """Fetch and parse `url`; CommandError saying why it is not a feed or a public channel."""
+        try:
+            res = await self.fetcher.fetch(url)
+        except BlockedURL as e:
+            raise CommandError(f"refused: {e}") from e
+        except FetchError as e:
+            raise CommandError(f"could not fetch it: {e}") from e
+        try:
+            parsed = await asyncio.to_thread(parse_body, kind, res.body, res.headers, res.url)
+        except ParseError as e:
+            raise CommandError(f"not a {'public channel' if kind == 'telegram' else 'feed'}: {e}") from e
+        return Probe(parsed.title or "", len(parsed.items))
+
+
+class AdminService:
+    """Admin commands over feeds.yaml and the database."""
+
+    def __init__(
+        self,
+        db: AsyncDB,
+        settings: Settings,
+        live: ConfigHolder,
+        probe: FeedProbe | None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db, self.settings, self.live, self.probe, self.clock = db, settings, live, probe, clock
+        self._lock = asyncio.Lock()
+
+    def is_admin(self, user_id: int | None) -> bool:
+        """Whether this Telegram user is one of ADMIN_IDS."""
+        return user_id is not None and user_id in self.settings.admin_ids
+
+    async def _edit(self, change: Callable[[Edit], T]) -> T:
+        """Apply `change` to feeds.yaml (one edit at a time), then reload."""
+        config = self.live.config
+
+        def run() -> T:
+            with edit_feeds_file(config.path, self.settings.web_url) as edit:
+                result = change(edit)
+            return result
+
+        async with self._lock:
+            try:
+                result = await asyncio.to_thread(run)
+            except ConfigError as e:
+                raise CommandError(f"feeds.yaml has an error; fix it first (nothing was changed): {e}") from e
+            await self.live.reload(force=True)
+        return result
+
+    def _feed_label(self, feed: FeedConfig) -> str:
+        return f"<b>#{self.live.feed_ids.get(feed.source, '?')} {esc(feed.name)}</b>"
+
+    async def feeds(self) -> list[str]:
+        """/feeds: each feed with its health and its last new item (one or more messages)."""
+        config, now = self.live.config, self.clock()
+        states = await self.db.run(list_feed_states)
+        policy, zone = HealthPolicy.of(config), _zone(config)
+        blocks = [f"<b>{len(config.feeds)} feeds</b> (settings: every {format_duration(config.interval_s)})"]
+        for f in config.feeds:
+            state = states.get(self.live.feed_ids.get(f.source, -1))
+            where = f"@{f.source.removeprefix('tg:')}" if f.kind == "telegram" else esc(f.url)
+            health = describe_condition(state, f.enabled, now, policy, zone) if state else "🕓 not polled yet"
+            blocks.append(f"\n{self._feed_label(f)} · every {format_duration(f.interval_s)}\n{where}\n{esc(health)}")
+        if not config.feeds:
+            blocks.append("No feeds yet: /addfeed https://example.org/feed.xml")
+        return split_message(blocks)
+
+    async def add_feed(self, words: Sequence[str], *, check: bool = True) -> str:
+        """/addfeed <url or @channel> [name] [interval]: fetch it once (unless not `check`), then add it."""
+        if not words:
+            raise CommandError("usage: /addfeed <feed URL or @channel> [name] [interval], e.g. /addfeed @rian_ru RIA 15m")
+        kind, value = _source_of(words[0])
+        rest = list(words[1:])
+        interval = ""
+        if rest and _is_duration(rest[-1]):
+            interval = rest.pop()
+        name = " ".join(rest).strip()
+        source = f"tg:{value}" if kind == "telegram" else value
+        for f in self.live.config.feeds:
+            if f.source == source:
+                raise CommandError(f"that feed is already there: #{self.live.feed_ids.get(f.source, '?')} {f.name}")
+        url = f"{self.settings.web_url.rstrip('/')}/s/{value}" if kind == "telegram" else value
+        probe = await self.probe.probe(kind, url) if check and self.probe else None
+        name = name or (probe.title if probe and probe.title else "") or (f"@{value}" if kind == "telegram" else value)
+
+        def change(edit: Edit) -> None:
+            if kind == "telegram":
+                edit.doc.add_feed(telegram=value, name=name, interval=interval)
+            else:
+                edit.doc.add_feed(url=value, name=name, interval=interval)
+
+        await self._edit(change)
+        added = next(f for f in self.live.config.feeds if f.source == source)
+        found = f": {probe.items} items on it now" if probe else ""
+        return f"Added {self._feed_label(added)} ({added.kind}, every {format_duration(added.interval_s)}){found}."
+
+    async def remove_feed(self, ref: str) -> str:
+        """/rmfeed <number or name>: remove it from feeds.yaml (its items and hits stay)."""
+        ids = dict(self.live.feed_ids)
+
+        def change(edit: Edit) -> FeedConfig:
+            i = find_feed(edit.before.feeds, ids, ref)
+            edit.doc.remove_feed(i)
+            return edit.before.feeds[i]
+
+        feed = await self._edit(change)
+        return f"Removed <b>#{ids.get(feed.source, '?')} {esc(feed.name)}</b>. Its items and hits are kept."
+
+    async def set_paused(self, ref: str, paused: bool) -> str:
+        """/pausefeed and /resumefeed: `enabled: false` in feeds.yaml, and a health pause cleared on resume."""
+        ids = dict(self.live.feed_ids)
+
+        def change(edit: Edit) -> FeedConfig:
+            i = find_feed(edit.before.feeds, ids, ref)
+            edit.doc.set_enabled(i, not paused)
+            return edit.before.feeds[i]
+
+        feed = await self._edit(change)
+        label = self._feed_label(feed)
+        if paused:
+            return f"Paused {label}. /resumefeed {ids.get(feed.source, '')} polls it again."
+        if feed.source in self.live.feed_ids:
+            await self.db.run(resume_feed, self.live.feed_ids[feed.source])
+            await self.live.reload(force=True)
+        return f"Resumed {label}: it is polled again now."
+
+    def all_topics(self) -> list[str]:
+        """/alltopics: every topic with its query."""
+        topics = self.live.config.topics
+        blocks = [f"<b>{len(topics)} topics</b>"]
+        blocks += [f"\n<b>{esc(t.name)}</b> (<code>{esc(t.id)}</code>)\n<code>{esc(t.query)}</code>" for t in topics]
+        return split_message(blocks)
+
+    async def add_topic(self, args: str) -> str:
+        """/addtopic <id> <query>: add a topic (the query is checked first and tried on recent items)."""
+        parts = args.split(None, 1)
+        if len(parts) < 2:
+            raise CommandError("usage: /addtopic <id> <query>, e.g. /addtopic zelensky zelensky OR зеленск*")
+        topic_id, query = parts[0].lower(), " ".join(parts[1].split())
+        if not _TOPIC_ID.match(topic_id):
+            raise CommandError(f"{topic_id!r} cannot be a topic id: lower-case letters, digits, - and _ (at most 40)")
+        _check_query(query)
+        if any(t.id == topic_id for t in self.live.config.topics):
+            raise CommandError(f"there is already a topic {topic_id!r}; /rmtopic it first to change it")
+        await self._edit(lambda edit: edit.doc.add_topic(topic_id, query))
+        preview = await self.test_query(query)
+        return f"Added topic <code>{esc(topic_id)}</code>; subscribers follow it with /subscribe {esc(topic_id)}.\n\n{preview}"
+
+    async def remove_topic(self, topic_id: str) -> str:
+        """/rmtopic <id>: remove a topic (its hits stay; its followers keep the subscription if it comes back)."""
+        topic_id = topic_id.strip().lower()
+        if not topic_id:
+            raise CommandError("usage: /rmtopic <id> (see /alltopics)")
+        await self._edit(lambda edit: edit.doc.remove_topic(topic_id))
+        return f"Removed topic <code>{esc(topic_id)}</code>."
+
+    async def test_query(self, query: str, limit: int = TEST_ITEMS) -> str:
+        """/testquery <query>: what it would match among the newest stored items (nothing is saved)."""
+        query = " ".join(query.split())
+        if not query:
+            raise CommandError("usage: /testquery <query>, e.g. /testquery peskov OR песков")
+        _check_query(query)
+        items = await self.db.run(recent_items, limit)
+        matcher = Matcher([Topic("test", "test", query)])
+
+        def run() -> list[tuple[tuple[str, str, str | None, str, datetime | None], tuple[str, ...]]]:
+            found = []
+            for it in items:
+                matches = matcher.match(it[0], it[1], it[3])
+                if matches:
+                    found.append((it, matches[0].terms))
+            return found
+
+        found = await asyncio.to_thread(run)
+        zone = _zone(self.live.config)
+        lines = [f"<b>{len(found)} of the last {len(items)} items match</b> <code>{esc(query)}</code>"]
+        for (title, _text, url, feed, when), terms in found[:SHOWN_MATCHES]:
+            link = f'<a href="{esc(url)}">{esc(shorten(title, 120))}</a>' if url else esc(shorten(title, 120))
+            lines.append(f"• {link}\n  {esc(feed)} · {format_time(when, zone)} · {esc(', '.join(terms))}")
+        if len(found) > SHOWN_MATCHES:
+            lines.append(f"+{len(found) - SHOWN_MATCHES} more")
+        return "\n".join(lines)
+
+    async def stats(self) -> str:
+        """/stats: feeds by health, items, stories, hits, subscribers, deliveries."""
+        config, now = self.live.config, self.clock()
+        states = await self.db.run(list_feed_states)
+        counts = await self.db.run(table_counts)
+        outbox = await self.db.run(outbox_counts)
+        policy = HealthPolicy.of(config)
+        by_condition: dict[Condition, int] = {}
+        for f in config.feeds:
+            state = states.get(self.live.feed_ids.get(f.source, -1))
+            cond = feed_condition(state, f.enabled, now, policy) if state else Condition.NEW
+            by_condition[cond] = by_condition.get(cond, 0) + 1
+        health = ", ".join(f"{n} {c.value}" for c, n in by_condition.items())
+        return "\n".join(
+            [
+                "<b>Newswatch</b>",
+                f"Feeds: {len(config.feeds)} ({health or 'none'})",
+                f"Topics: {len(config.topics)}",
+                f"Items: {counts['items']} · stories: {counts['stories']} · hits: {counts['hits']}",
+                f"Subscribers: {counts.get('subscribers_active', 0)} active, {counts.get('subscribers_inactive', 0)} gone",
+                f"Deliveries: {outbox.get('pending', 0)} pending, {outbox.get('failed', 0)} failed, {outbox.get('sent', 0)} sent",
+            ]
+        )
+
+    async def import_feeds(self, feeds: Sequence[OpmlFeed]) -> str:
+        """Add the feeds of an OPML file that are not there yet, in one edit (they are not fetched first)."""
+        have = {f.source for f in self.live.config.feeds}
+        new: list[OpmlFeed] = []
+        for f in feeds:
+            source = f"tg:{f.telegram}" if f.telegram else f.url
+            if source not in have:
+                have.add(source or "")
+                new.append(f)
+
+        def change(edit: Edit) -> None:
+            for f in new:
+                edit.doc.add_feed(url=f.url, telegram=f.telegram, name=f.name)
+
+        if new:
+            await self._edit(change)
+        return f"Imported {len(new)} feeds; {len(feeds) - len(new)} were already there."
+
+
+def _source_of(word: str) -> tuple[str, str]:
+    """('telegram', channel) or ('rss', url) for what an admin typed; CommandError otherwise."""
+    word = word.strip().strip("<>")
+    host = (urlsplit(word).hostname or "").lower().removeprefix("www.") if "://" in word else ""
+    if word.startswith("@") or host in ("t.me", "telegram.me") or word.lower().startswith(("t.me/", "telegram.me/")):
+        try:
+            return "telegram", parse_channel(word)
+        except ValueError as e:
+            raise CommandError(str(e)) from None
+    scheme = urlsplit(word).scheme.lower()
+    if scheme in ("http", "https") and urlsplit(word).hostname:
+        return "rss", word
+    if scheme:
+        raise CommandError(f"only http and https feeds can be added, not {scheme}:")
+    raise CommandError(f"{word!r} is neither a feed URL (https://…) nor a public channel (@name)")
+
+
+def _is_duration(word: str) -> bool:
+    try:
+        parse_duration(word)
+    except ValueError:
+        return False
+    return not word.isdigit()  # a bare number is more likely part of a name ("Channel 4")
+
+
+def _check_query(query: str) -> None:
+    try:
+        parse_query(query)
+    except QueryError as e:
+        raise CommandError(f"that query does not parse: {e}") from e
+
+
+def format_duration(seconds: int) -> str:
+    """600 -> '10m', 5400 -> '90m', 86400 -> '1d', 45 -> '45s'."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _zone(config: Config) -> ZoneInfo:
+    return ZoneInfo(config.timezone)

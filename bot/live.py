@@ -1,0 +1,183 @@
+"""The running bot's config and feed health: feeds.yaml changes applied without a restart.
+
+A reload reads feeds.yaml from disk (the one source of truth; the database keeps only state) and, if
+it validates, applies it: the feeds table follows the list (removed feeds keep their items and hits),
+poll jobs are added, removed or re-timed, a changed set of topics gets a new parser pool (its
+workers hold the compiled topics), and the topic catalog and the console chat follow. An invalid file
+is not applied: the running config stays, and the error (file:line: what) is logged and sent to the
+admins once. Reloads come from the file watcher (a stat every second; editors that replace the file
+and editors that rewrite it are both seen) and from admin commands, one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from datetime import datetime
+from pathlib import Path
+
+from bot.config import Config, parse_config
+from bot.delivery.outbox import Notify
+from bot.delivery.render import esc
+from bot.errors import ConfigError
+from bot.health import HealthEvent, HealthPolicy, format_time, health_event
+from bot.models import FeedConfig
+from bot.pipeline import PollOutcome
+from bot.runtime import Runtime
+from bot.scheduler import FeedScheduler
+from bot.sources.parsing import ParserPool
+from bot.subscribers import Catalog
+from storage.db import utcnow
+from storage.feeds import get_feed_state, pause_feed, sync_feeds
+from storage.subscribers import ensure_console_subscriber
+
+log = logging.getLogger(__name__)
+
+SETTLE_S = 0.2  # a file still changing after this long is read on the next check
+
+
+class LiveConfig:
+    """Holds the config the bot runs with and applies a new one to every running part."""
+
+    def __init__(self, rt: Runtime, catalog: Catalog, notify: Notify, *, console: bool) -> None:
+        self.rt, self.catalog, self.notify, self.console = rt, catalog, notify, console
+        self.feeds: FeedScheduler | None = None
+        self.applied_hash = _hash(rt.config.path)
+        self.last_error: str | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def config(self) -> Config:
+        """The config in force."""
+        return self.rt.config
+
+    @property
+    def feed_ids(self) -> dict[str, int]:
+        """Feed source -> feed id, for the feeds in force."""
+        return self.rt.feed_ids
+
+    @property
+    def health(self) -> HealthPolicy:
+        """The feed health policy in force."""
+        return HealthPolicy.of(self.rt.config)
+
+    async def start(self, feeds: FeedScheduler) -> None:
+        """Schedule the configured feeds (those not paused for their health)."""
+        self.feeds = feeds
+        feeds.set_feeds(await self._feeds_with_state(self.rt.config.feeds), utcnow())
+
+    async def reload(self, *, force: bool = False) -> bool:
+        """Read feeds.yaml and apply it if it changed (or `force`); False when it is invalid (admins told)."""
+        async with self._lock:
+            path = self.rt.config.path
+            try:
+                raw = await asyncio.to_thread(path.read_bytes)
+            except OSError as e:
+                await self._refuse(f"config: cannot read {path}: {e.strerror}")
+                return False
+            digest = hashlib.sha256(raw).hexdigest()
+            if digest == self.applied_hash and not force:
+                return True
+            try:
+                config = parse_config(raw.decode("utf-8", errors="replace"), path, self.rt.settings.web_url)
+            except ConfigError as e:
+                await self._refuse(str(e))
+                return False
+            await self._apply(config)
+            self.applied_hash = digest
+            if self.last_error is not None:
+                self.last_error = None
+                await self.notify(f"{esc(path.name)} is valid again and now applied.")
+            return True
+
+    async def _refuse(self, error: str) -> None:
+        if error == self.last_error:
+            return
+        self.last_error = error
+        log.error("config not applied, the running config stays: %s", error)
+        await self.notify(f"<b>feeds.yaml was not applied</b>: {esc(error)}\nThe bot keeps running with the previous config.")
+
+    async def _apply(self, config: Config) -> None:
+        old, rt = self.rt.config, self.rt
+        ids = await rt.ctx.db.run(sync_feeds, config.feeds)
+        if config.topics != old.topics:
+            parser, rt.ctx.parser = rt.ctx.parser, ParserPool(rt.settings.parse_workers, config.topics)
+            await asyncio.to_thread(parser.close, cancel_pending=False)  # parses under way finish first
+        rt.config, rt.feed_ids = config, ids
+        self.catalog.reload(config.topics, config.timezone, config.digest_times)
+        await rt.ctx.db.run(ensure_console_subscriber, [t.id for t in config.topics], self.console, utcnow())
+        if self.feeds is not None:
+            self.feeds.set_feeds(await self._feeds_with_state(config.feeds), utcnow())
+        log.info("config applied from %s: %d feeds, %d topics", config.path, len(config.feeds), len(config.topics))
+
+    async def _feeds_with_state(self, feeds: tuple[FeedConfig, ...]) -> list[tuple[FeedConfig, int, datetime | None]]:
+        out: list[tuple[FeedConfig, int, datetime | None]] = []
+        for f in feeds:
+            state = await self.rt.ctx.db.run(get_feed_state, self.rt.feed_ids[f.source])
+            if not state.paused_reason:
+                out.append((f, state.id, state.next_poll_at))
+        return out
+
+    async def watch(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
+        """Reload whenever feeds.yaml changes on disk, until `stop` is set."""
+        path = self.rt.config.path
+        seen = _stamp(path)
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), every_s)
+                return
+            except TimeoutError:
+                pass
+            now = _stamp(path)
+            if now == seen:
+                continue
+            await asyncio.sleep(SETTLE_S)
+            if _stamp(path) != now:
+                continue  # still being written
+            seen = now
+            await self.reload()
+
+    async def after_poll(self, outcome: PollOutcome) -> None:
+        """Act on a poll's meaning for the feed's health: tell the admins, pause a feed dead for too long."""
+        now = self.rt.ctx.clock()
+        event = health_event(
+            self.health, outcome.status == "error", outcome.errors_before, outcome.error_count, outcome.failing_since, now
+        )
+        if event is None:
+            return
+        feed, zone = outcome.feed, self.catalog.zone
+        feed_id = self.rt.feed_ids.get(feed.source)
+        name = f"<b>{esc(feed.name)}</b> (#{feed_id})"
+        since = format_time(outcome.failing_since, zone)
+        if event is HealthEvent.FAILING:
+            await self.notify(
+                f"Feed {name} is failing: {outcome.error_count} polls in a row since {since}.\n{esc(outcome.error or '')}"
+            )
+        elif event is HealthEvent.RECOVERED:
+            await self.notify(f"Feed {name} works again after {outcome.errors_before} failed polls.")
+        elif feed_id is not None:
+            reason = f"failing since {since}: {outcome.error}"
+            await self.rt.ctx.db.run(pause_feed, feed_id, reason)
+            if self.feeds is not None:
+                self.feeds.unschedule(feed.source)
+            log.warning("feed paused feed=%s url=%s: %s", feed.name, feed.url, reason)
+            await self.notify(
+                f"Feed {name} is paused: it has failed since {since}.\n{esc(outcome.error or '')}\n/resumefeed {feed_id} tries it again."
+            )
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def _hash(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None

@@ -1,0 +1,46 @@
+"""The live parts every command shares: settings, config, database, fetcher, parser pool."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.config import Config, Settings
+from bot.pipeline import PollContext
+from bot.sources.fetcher import Fetcher
+from bot.sources.parsing import ParserPool
+from storage.db import AsyncDB, open_database
+from storage.feeds import sync_feeds
+
+
+@dataclass
+class Runtime:
+    """The live parts shared by the commands (config, feed ids and parser pool change on a reload)."""
+
+    settings: Settings
+    config: Config
+    ctx: PollContext
+    feed_ids: dict[str, int]
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runtime]:
+    """Open the database, the fetcher and the parser pool; close them all on exit."""
+    adb = AsyncDB(open_database(settings.db_path))
+    try:
+        feed_ids = await adb.run(sync_feeds, config.feeds)
+        async with Fetcher(
+            timeout_s=settings.timeout_s,
+            max_bytes=settings.max_bytes,
+            concurrency=settings.concurrency,
+            per_host=settings.per_host,
+            allow_private=settings.allow_private_urls,
+        ) as fetcher:
+            ctx = PollContext(adb, fetcher, ParserPool(settings.parse_workers, config.topics), settings.max_backoff_s)
+            try:
+                yield Runtime(settings, config, ctx, feed_ids)
+            finally:
+                ctx.parser.close()  # the pool in use now: a reload may have replaced the first one
+    finally:
+        adb.close()

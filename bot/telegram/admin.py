@@ -1,0 +1,119 @@
+"""Admin commands: thin python-telegram-bot callbacks over AdminService.
+
+Every callback checks, on every call, that the sender's Telegram user id is in ADMIN_IDS; anyone else
+gets a polite refusal and nothing changes. The service lives in `application.bot_data["admin"]`
+(set once the scheduler is up; a command arriving before that is asked to wait a moment).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler
+
+from bot.admin import AdminService
+from bot.delivery.render import esc
+from bot.errors import CommandError
+from bot.telegram.handlers import Context, Handler, reply
+
+log = logging.getLogger(__name__)
+
+NOT_ADMIN = "Sorry, this command is for the bot's admins."
+STARTING = "Still starting up; try again in a few seconds."
+
+AdminAction = Callable[[AdminService, str, list[str]], Awaitable[str | list[str]]]
+
+
+def raw_args(update: Update) -> str:
+    """The command's text after the command word, as typed (queries keep their quotes and spacing)."""
+    msg = update.effective_message
+    text = (msg.text or "") if msg is not None else ""
+    parts = text.split(None, 1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+def admin_command(action: AdminAction) -> Handler:
+    """Wrap an action: admin check, call the service, reply (several messages when long), refusals as text."""
+
+    async def handler(update: Update, context: Context) -> None:
+        user = update.effective_user
+        if user is None or user.id not in context.application.bot_data.get("admin_ids", ()):
+            log.info("admin command refused: user %s is not an admin", user.id if user else None)
+            await reply(update, NOT_ADMIN)
+            return
+        svc: AdminService | None = context.application.bot_data.get("admin")
+        if svc is None:
+            await reply(update, STARTING)
+            return
+        try:
+            answer = await action(svc, raw_args(update), list(context.args or []))
+        except CommandError as e:
+            answer = f"Not done: {esc(str(e))}"
+        for text in [answer] if isinstance(answer, str) else answer:
+            await reply(update, text)
+
+    return handler
+
+
+async def _feeds(svc: AdminService, raw: str, args: list[str]) -> list[str]:
+    return await svc.feeds()
+
+
+async def _addfeed(svc: AdminService, raw: str, args: list[str]) -> str:
+    return await svc.add_feed(args)
+
+
+async def _rmfeed(svc: AdminService, raw: str, args: list[str]) -> str:
+    return await svc.remove_feed(raw)
+
+
+async def _pausefeed(svc: AdminService, raw: str, args: list[str]) -> str:
+    return await svc.set_paused(raw, True)
+
+
+async def _resumefeed(svc: AdminService, raw: str, args: list[str]) -> str:
+    return await svc.set_paused(raw, False)
+
+
+async def _alltopics(svc: AdminService, raw: str, args: list[str]) -> list[str]:
+    return svc.all_topics()
+
+
+async def _addtopic(svc: AdminService, raw: str, args: list[str]) -> str:
+    return await svc.add_topic(raw)
+
+
+async def _rmtopic(svc: AdminService, raw: str, args: list[str]) -> str:
+    return await svc.remove_topic(raw)
+
+
+async def _testquery(svc: AdminService, raw: str, args: list[str]) -> str:
+    return await svc.test_query(raw)
+
+
+async def _stats(svc: AdminService, raw: str, args: list[str]) -> str:
+    return await svc.stats()
+
+
+ACTIONS: dict[str, AdminAction] = {
+    "feeds": _feeds,
+    "addfeed": _addfeed,
+    "rmfeed": _rmfeed,
+    "pausefeed": _pausefeed,
+    "resumefeed": _resumefeed,
+    "alltopics": _alltopics,
+    "addtopic": _addtopic,
+    "rmtopic": _rmtopic,
+    "testquery": _testquery,
+    "stats": _stats,
+}
+
+
+def add_admin_handlers(app: Application[Any, Any, Any, Any, Any, Any], admin_ids: tuple[int, ...]) -> None:
+    """Register the admin commands (before the catch-all for unknown commands)."""
+    app.bot_data["admin_ids"] = admin_ids
+    for name, action in ACTIONS.items():
+        app.add_handler(CommandHandler(name, admin_command(action)))
