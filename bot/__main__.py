@@ -1,4 +1,4 @@
-"""Command line: `python -m bot once|run|check` (thin: parse arguments, call the app)."""
+"""Command line: `python -m bot once|run|check|feeds` (thin: parse arguments, call the app)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import __version__
-from bot.app import read_config, run_forever, run_once
+from bot.app import feeds_command, read_config, run_forever, run_once
 from bot.config import Settings
-from bot.errors import ConfigError, StorageError
+from bot.errors import CommandError, ConfigError, StorageError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +46,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate feeds.yaml (exit 1 with the error)",
         description="Validate feeds.yaml and print a summary; exit 1 naming file:line on an error.",
     )
+    _add_feeds_parser(sub, common)
     return parser
+
+
+def _add_feeds_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
+    feeds = sub.add_parser(
+        "feeds",
+        help="list, add, remove, export or import feeds (edits feeds.yaml)",
+        description="Keep the feed list from a shell. Changes are written to feeds.yaml atomically, keeping its "
+        "comments; a running bot applies them within seconds.",
+    )
+    actions = feeds.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", parents=[common], help="every feed with its health")
+    add = actions.add_parser("add", parents=[common], help="add a feed URL or a public channel (@name)")
+    add.add_argument("source", help="feed URL, @channel or https://t.me/channel")
+    add.add_argument("--name", default="", help="display name (default: the feed's title)")
+    add.add_argument("--interval", default="", help="poll interval, e.g. 15m (default: settings.interval)")
+    add.add_argument("--no-check", action="store_true", help="add without fetching it once first")
+    rm = actions.add_parser("rm", parents=[common], help="remove a feed (its items and hits are kept)")
+    rm.add_argument("feed", help="the feed's number (from `feeds list`), name, URL or @channel")
+    export = actions.add_parser("export", parents=[common], help="write the feed list as OPML")
+    export.add_argument("--opml", action="store_true", required=True, help="OPML 2.0 (the one export format)")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    imp = actions.add_parser("import", parents=[common], help="add the feeds of an OPML file that are not there yet")
+    imp.add_argument("file", type=Path, help="OPML file exported by a feed reader")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,11 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     try:
+        if args.command == "feeds":
+            text = asyncio.run(feeds_command(settings, config, args))
+            sys.stdout.write(text)
+            return 0
         if args.command == "once":
             asyncio.run(run_once(settings, config, as_json=args.json, progress=sys.stdout.isatty() and sys.stderr.isatty()))
         elif args.command == "run":
             asyncio.run(run_forever(settings, config))
-    except StorageError as e:
+    except (StorageError, CommandError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -147,16 +147,14 @@ class AdminService:
             blocks.append("No feeds yet: /addfeed https://example.org/feed.xml")
         return split_message(blocks)
 
-    async def add_feed(self, words: Sequence[str], *, check: bool = True) -> str:
-        """/addfeed <url or @channel> [name] [interval]: fetch it once (unless not `check`), then add it."""
-        if not words:
-            raise CommandError("usage: /addfeed <feed URL or @channel> [name] [interval], e.g. /addfeed @rian_ru RIA 15m")
-        kind, value = _source_of(words[0])
-        rest = list(words[1:])
-        interval = ""
-        if rest and _is_duration(rest[-1]):
-            interval = rest.pop()
-        name = " ".join(rest).strip()
+    async def add_feed(self, where: str, name: str = "", interval: str = "", *, check: bool = True) -> str:
+        """/addfeed: fetch the feed or channel once (unless not `check`) and refuse what is neither, then add it."""
+        kind, value = _source_of(where)
+        if interval:
+            try:
+                parse_duration(interval)
+            except ValueError as e:
+                raise CommandError(str(e)) from None
         source = f"tg:{value}" if kind == "telegram" else value
         for f in self.live.config.feeds:
             if f.source == source:
@@ -304,6 +302,16 @@ class AdminService:
         if new:
             await self._edit(change)
         return f"Imported {len(new)} feeds; {len(feeds) - len(new)} were already there."
+
+
+def parse_addfeed_args(words: Sequence[str]) -> tuple[str, str, str]:
+    """/addfeed's words -> (url or channel, name, interval): the name is every word between, the
+    interval the last word when it reads as one (15m, 2h; a bare number stays part of the name)."""
+    if not words:
+        raise CommandError("usage: /addfeed <feed URL or @channel> [name] [interval], e.g. /addfeed @rian_ru RIA 15m")
+    rest = list(words[1:])
+    interval = rest.pop() if rest and _is_duration(rest[-1]) else ""
+    return words[0], " ".join(rest).strip(), interval
 
 
 def _source_of(word: str) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -18,13 +19,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.admin import AdminService, FeedProbe
 from bot.config import Config, Settings, load_config
 from bot.delivery.outbox import Notify, Outbox, OutboxPolicy
-from bot.delivery.render import render_console_hit, render_table
+from bot.delivery.render import html_to_plain, render_console_hit, render_table
 from bot.delivery.senders import ConsoleSender, Sender, TelegramSender
-from bot.errors import SendError
+from bot.errors import ConfigError, SendError
+from bot.feedlist import write_atomic
 from bot.live import LiveConfig
 from bot.models import Hit
+from bot.opml import export_opml, parse_opml
 from bot.pipeline import PollOutcome, poll_feed
-from bot.runtime import Runtime, open_runtime
+from bot.runtime import FileConfig, Runtime, open_runtime
 from bot.scheduler import FeedScheduler
 from bot.subscribers import Catalog, SubscriberService
 from bot.telegram.admin import add_admin_handlers
@@ -104,8 +107,9 @@ async def run_once(
 async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | None = None, out: TextIO = sys.stdout) -> None:
     """Run polls, the outbox, the feeds.yaml watcher and (with a token) the Telegram bot until `stop`
     is set or SIGINT/SIGTERM."""
-    stop = stop or asyncio.Event()
-    _install_signal_handlers(stop.set)
+    if stop is None:  # the command line: SIGINT/SIGTERM stop it (an embedding caller passes its own event)
+        stop = asyncio.Event()
+        _install_signal_handlers(stop.set)
     async with open_runtime(settings, config) as rt, open_delivery(rt, out) as dl:
         db = rt.ctx.db
         live = LiveConfig(rt, dl.catalog, dl.notify_admins, console=dl.telegram is None)
@@ -189,6 +193,32 @@ def _install_signal_handlers(callback: Callable[[], None]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or not POSIX
             loop.add_signal_handler(sig, callback)
+
+
+async def feeds_command(settings: Settings, config: Config, args: argparse.Namespace) -> str:
+    """`python -m bot feeds ACTION`: the admin feed commands from a shell; returns the text to print.
+    Raises CommandError or ConfigError (the CLI prints them and exits 1)."""
+    if args.action == "export":
+        opml = export_opml(config.feeds, utcnow())
+        if args.output is None:
+            return opml
+        write_atomic(args.output, opml)
+        return f"{len(config.feeds)} feeds written to {args.output}\n"
+    async with open_runtime(settings, config) as rt:
+        svc = AdminService(rt.ctx.db, settings, FileConfig(rt), FeedProbe(rt.ctx.fetcher, settings.web_url))
+        if args.action == "list":
+            texts = await svc.feeds()
+        elif args.action == "add":
+            texts = [await svc.add_feed(args.source, args.name, args.interval, check=not args.no_check)]
+        elif args.action == "rm":
+            texts = [await svc.remove_feed(args.feed)]
+        else:
+            try:
+                data = args.file.read_bytes()
+            except OSError as e:
+                raise ConfigError(f"opml: cannot read {args.file}: {e.strerror}") from e
+            texts = [await svc.import_feeds(parse_opml(data, str(args.file)))]
+    return "\n\n".join(html_to_plain(t) for t in texts) + "\n"
 
 
 def read_config(settings: Settings) -> Config:

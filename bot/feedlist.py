@@ -19,9 +19,12 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.tokens import CommentToken
 
 from bot.config import Config, parse_channel, parse_config
 from bot.errors import CommandError, ConfigError
@@ -67,7 +70,7 @@ class FeedsDocument:
 
     def remove_feed(self, index: int) -> None:
         """Remove the feed entry at `index` (the order of Config.feeds)."""
-        del self._list("feeds")[index]
+        _remove_entry(self._list("feeds"), index)
 
     def set_enabled(self, index: int, enabled: bool) -> None:
         """Pause (`enabled: false`) or resume (the key removed: enabled is the default) a feed."""
@@ -91,9 +94,57 @@ class FeedsDocument:
         topics = self._list("topics")
         for i, t in enumerate(topics):
             if isinstance(t, Mapping) and t.get("id") == topic_id:
-                del topics[i]
+                _remove_entry(topics, i)
                 return
         raise CommandError(f"there is no topic {topic_id!r}")
+
+
+def _remove_entry(seq: CommentedSeq, index: int) -> None:
+    """Delete seq[index] and its own lines (end-of-line comments included); every full-line comment
+    around it stays where it was. ruamel keeps the comment lines that follow an entry on that entry
+    (on its last key), so they are handed to the entry before it, or to the list itself."""
+    entry = seq[index]
+    below = _trailing(entry)
+    if below is not None and below.value.startswith("#") and below.column > getattr(entry.lc, "col", 0):
+        rest = below.value.split("\n", 1)[1] if "\n" in below.value else ""  # drop the entry's end-of-line comment
+        text = rest.lstrip(" ")
+        below = CommentToken(text, CommentMark(len(rest) - len(text)), None) if text else None
+    if below is not None:
+        if index > 0:
+            prev = seq[index - 1]
+            above = _trailing(prev)
+            _set_trailing(prev, _join(above, below))
+        else:
+            if seq.ca.comment is None:
+                seq.ca.comment = [None, []]
+            if seq.ca.comment[1] is None:
+                seq.ca.comment[1] = []
+            seq.ca.comment[1].append(below)
+    del seq[index]
+
+
+def _trailing(entry: Any) -> CommentToken | None:
+    if not isinstance(entry, CommentedMap) or not entry:
+        return None
+    slot = entry.ca.items.get(list(entry.keys())[-1])
+    return slot[2] if slot and len(slot) > 2 and isinstance(slot[2], CommentToken) else None
+
+
+def _set_trailing(entry: Any, token: CommentToken) -> None:
+    if isinstance(entry, CommentedMap) and entry:
+        slot = entry.ca.items.setdefault(list(entry.keys())[-1], [None, None, None, None])
+        slot[2] = token
+
+
+def _join(above: CommentToken | None, below: CommentToken) -> CommentToken:
+    if above is None:
+        return below
+    tail = below.value
+    if tail.startswith("\n") and above.value.endswith("\n"):
+        tail = tail[1:]  # the line end both tokens carry
+    if tail.startswith("#"):  # its first line carries no indentation of its own (the token's column does)
+        tail = " " * below.column + tail
+    return CommentToken(above.value + tail, above.start_mark, None)
 
 
 @dataclass

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bot.config import Config, Settings
+from bot.config import Config, Settings, load_config
 from bot.pipeline import PollContext
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
@@ -44,3 +45,27 @@ async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runt
                 ctx.parser.close()  # the pool in use now: a reload may have replaced the first one
     finally:
         adb.close()
+
+
+class FileConfig:
+    """The config as feeds.yaml says now, re-read after each change (the CLI's; the bot has LiveConfig)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    @property
+    def config(self) -> Config:
+        """The config last read."""
+        return self.rt.config
+
+    @property
+    def feed_ids(self) -> dict[str, int]:
+        """Feed source -> feed id."""
+        return self.rt.feed_ids
+
+    async def reload(self, *, force: bool = False) -> bool:
+        """Read feeds.yaml again and sync the feeds table (raises ConfigError when it is invalid)."""
+        config = await asyncio.to_thread(load_config, self.rt.config.path, self.rt.settings.web_url)
+        self.rt.feed_ids = await self.rt.ctx.db.run(sync_feeds, config.feeds)
+        self.rt.config = config
+        return True

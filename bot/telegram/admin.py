@@ -14,7 +14,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.admin import AdminService
+from bot.admin import AdminService, parse_addfeed_args
 from bot.delivery.render import esc
 from bot.errors import CommandError
 from bot.telegram.handlers import Context, Handler, reply
@@ -63,7 +63,7 @@ async def _feeds(svc: AdminService, raw: str, args: list[str]) -> list[str]:
 
 
 async def _addfeed(svc: AdminService, raw: str, args: list[str]) -> str:
-    return await svc.add_feed(args)
+    return await svc.add_feed(*parse_addfeed_args(args))
 
 
 async def _rmfeed(svc: AdminService, raw: str, args: list[str]) -> str:
