@@ -70,7 +70,15 @@ class FeedsDocument:
 
     def remove_feed(self, index: int) -> None:
         """Remove the feed entry at `index` (the order of Config.feeds)."""
-        _remove_entry(self._list("feeds"), index)
+        self._remove("feeds", index)
+
+    def _remove(self, key: str, index: int) -> None:
+        seq = self._list(key)
+        _remove_entry(seq, index)
+        if not seq:
+            # ruamel cannot write comments above an empty list ("feeds: []"): the last entry takes them along
+            seq.ca.comment = None
+            self.data.ca.items.pop(key, None)
 
     def set_enabled(self, index: int, enabled: bool) -> None:
         """Pause (`enabled: false`) or resume (the key removed: enabled is the default) a feed."""
@@ -94,7 +102,7 @@ class FeedsDocument:
         topics = self._list("topics")
         for i, t in enumerate(topics):
             if isinstance(t, Mapping) and t.get("id") == topic_id:
-                _remove_entry(topics, i)
+                self._remove("topics", i)
                 return
         raise CommandError(f"there is no topic {topic_id!r}")
 
@@ -219,7 +227,8 @@ def write_atomic(path: Path, text: str) -> None:
 
 def find_feed(feeds: Sequence[FeedConfig], ids: Mapping[str, int], ref: str) -> int:
     """The index in `feeds` of the feed `ref` names: its number (as /feeds shows it), its URL, its
-    @channel, its name (any case), or a unique part of its name. CommandError when none or several."""
+    @channel or its whole name (any case; no partial names, since removal is one of the uses).
+    CommandError when none or several."""
     ref = ref.strip()
     if not ref:
         raise CommandError("name a feed: its number from /feeds, its name, its URL or its @channel")
@@ -233,12 +242,10 @@ def find_feed(feeds: Sequence[FeedConfig], ids: Mapping[str, int], ref: str) -> 
     exact = [i for i, f in enumerate(feeds) if ref in (f.source, f.url) or f.source == channel]
     if not exact:
         exact = [i for i, f in enumerate(feeds) if f.name.casefold() == ref.casefold()]
-    if not exact:
-        exact = [i for i, f in enumerate(feeds) if ref.casefold() in f.name.casefold()]
     if len(exact) == 1:
         return exact[0]
     if not exact:
-        raise CommandError(f"no feed is called {ref!r}")
+        raise CommandError(f"no feed is called {ref!r}; /feeds lists them with their numbers")
     names = ", ".join(f"{feeds[i].name} (#{ids.get(feeds[i].source, '?')})" for i in exact[:5])
     raise CommandError(f"{ref!r} names several feeds: {names}; use the number")
 

@@ -91,7 +91,7 @@ def test_removing_any_entry_keeps_full_line_comments_and_drops_its_own(tmp_path:
 
 def test_a_change_that_would_break_the_file_is_not_written(shipped: Path) -> None:
     before = shipped.read_bytes()
-    with pytest.raises(CommandError, match="would make feeds.yaml invalid"), edit_feeds_file(shipped) as edit:
+    with pytest.raises(CommandError, match=r"would make feeds\.yaml invalid"), edit_feeds_file(shipped) as edit:
         edit.doc.add_topic("broken", "(peskov OR")
     assert shipped.read_bytes() == before
     assert [p.name for p in shipped.parent.iterdir() if p.name.endswith(".tmp")] == []
@@ -152,16 +152,30 @@ IDS = {"https://bbc.example/rss": 4, "https://bbc.example/ru": 7, "tg:rian_ru": 
         ("https://bbc.example/ru", 1),
         ("@rian_ru", 2),
         ("https://t.me/rian_ru", 2),
-        ("Русская", 1),
+        ("bbc русская служба", 1),
     ],
 )
 def test_find_feed(ref: str, index: int) -> None:
     assert find_feed(FEEDS, IDS, ref) == index
 
 
+def test_find_feed_refuses_two_feeds_of_the_same_name() -> None:
+    twins = (*FEEDS, FeedConfig("BBC News World", "rss", "https://bbc2.example/", "https://bbc2.example/", 600))
+    with pytest.raises(CommandError, match="names several feeds: BBC News World \\(#4\\), BBC News World \\(#\\?\\)"):
+        find_feed(twins, IDS, "bbc news world")
+
+
+def test_removing_the_last_entry_leaves_a_valid_file(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds:\n  # wires first\n  - name: Wire\n    url: https://w.example/\nsettings:\n  interval: 5m\n")
+    with edit_feeds_file(path) as edit:
+        edit.doc.remove_feed(0)
+    assert load_config(path).feeds == () and load_config(path).interval_s == 300
+
+
 @pytest.mark.parametrize(
     ("ref", "message"),
-    [("BBC", "names several feeds"), ("3", "no feed number 3"), ("cnn", "no feed is called"), ("", "name a feed")],
+    [("BBC", "no feed is called"), ("3", "no feed number 3"), ("", "name a feed")],
 )
 def test_find_feed_refuses(ref: str, message: str) -> None:
     with pytest.raises(CommandError, match=message):

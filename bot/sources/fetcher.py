@@ -77,15 +77,25 @@ def check_url(url: str, allow_private: bool) -> URL:
         raise BlockedURL(f"fetcher: only http and https URLs are fetched, not {url!r}")
     if not allow_private:
         host = u.host.strip("[]")
-        try:
-            ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            if host.rstrip(".").lower() == "localhost" or host.lower().endswith(".localhost"):
-                raise BlockedURL(f"fetcher: {url} points at this machine") from None
-        else:
-            if not is_public_address(host):
-                raise BlockedURL(f"fetcher: {url} points at the non-public address {host}")
+        address = _ip_literal(host)
+        if address is None and (host.rstrip(".").lower() == "localhost" or host.lower().endswith(".localhost")):
+            raise BlockedURL(f"fetcher: {url} points at this machine")
+        if address is not None and not is_public_address(address):
+            raise BlockedURL(f"fetcher: {url} points at the non-public address {address}")
     return u
+
+
+def _ip_literal(host: str) -> str | None:
+    """The address a host names without DNS: an IP literal, or a legacy IPv4 form the C resolver
+    would accept (0x7f000001, 127.1, 2130706433, 0177.0.0.1); None for a name."""
+    try:
+        return str(ipaddress.ip_address(host.split("%", 1)[0]))
+    except ValueError:
+        pass
+    try:
+        return str(ipaddress.IPv4Address(socket.inet_aton(host)))
+    except (OSError, ValueError):
+        return None
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

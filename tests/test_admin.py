@@ -1,0 +1,364 @@
+"""Admin commands, hot reload and feed health, end to end: `run_forever` in this event loop, the real
+python-telegram-bot client against the Bot API emulator, feeds from the local feed server, feeds.yaml
+a real file watched by the real watcher."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from bot.app import run_forever
+from bot.config import Settings, load_config
+from bot.telegram.admin import NOT_ADMIN, STARTING
+from storage.db import iso, open_database, utcnow
+from storage.feeds import sync_feeds
+from tests.botapi import BotAPI
+from tests.conftest import corpus_file
+from tests.feedserver import FeedServer, rss
+from tests.test_telegram import until
+
+ADMIN = 4242
+USER = 111
+
+
+def config_text(*feeds: tuple[str, str], interval: str = "1s") -> str:
+    lines = [
+        "# Newswatch test config",
+        "settings:",
+        "  timezone: UTC  # digests in UTC",
+        "",
+        "topics:",
+        "  # the NATO one",
+        "  - id: rutte",
+        "    name: Mark Rutte",
+        "    query: rutte OR рютте",
+        "  - id: peskov",
+        "    query: peskov OR песков",
+        "",
+        "feeds:",
+        "  # wires first",
+    ]
+    for name, url in feeds:
+        lines += [f"  - name: {name}", f"    url: {url}", f"    interval: {interval}"]
+    return "\n".join(lines) + "\n"
+
+
+def story(n: int, title: str) -> dict[str, str]:
+    return {"title": title, "link": f"https://news.example/{n}", "guid": str(n)}
+
+
+@dataclass
+class Running:
+    settings: Settings
+    api: BotAPI
+    server: FeedServer
+
+    @property
+    def path(self) -> Path:
+        return self.settings.config_path
+
+    async def command(self, text: str, user: int = ADMIN, chat: int | None = None, **kw: Any) -> str:
+        """Send a command and return the bot's (first) reply."""
+        chat_id = chat if chat is not None else user
+        before = len(self.api.messages(chat_id))
+        self.api.user_sends(chat_id, text, user_id=user, **kw)
+        await until(lambda: len(self.api.messages(chat_id)) > before, 15)
+        return self.api.messages(chat_id)[before].text
+
+    async def replies(self, text: str, count: int) -> list[str]:
+        """Send an admin command answered in `count` messages; return them."""
+        before = len(self.api.messages(ADMIN))
+        self.api.user_sends(ADMIN, text)
+        await until(lambda: len(self.api.messages(ADMIN)) >= before + count, 15)
+        return [m.text for m in self.api.messages(ADMIN)[before:]]
+
+    def notices(self) -> list[str]:
+        """Messages the admin got without asking (health and config notices)."""
+        return [m.text for m in self.api.messages(ADMIN) if m.text.startswith("⚠️")]
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(self.settings.db_path)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+
+@asynccontextmanager
+async def running(settings: Settings, api: BotAPI, server: FeedServer, text: str, **over: Any) -> AsyncIterator[Running]:
+    settings.config_path.write_text(text, encoding="utf-8")
+    settings = replace(settings, bot_token="123:TEST", api_url=api.base_url, admin_ids=(ADMIN,), **over)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_forever(settings, load_config(settings.config_path), stop, out=io.StringIO()))
+    bot = Running(settings, api, server)
+    try:
+        while await bot.command("/stats") == STARTING:
+            await asyncio.sleep(0.05)
+        yield bot
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def test_admin_commands_are_refused_to_everyone_else(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+    url = server.set("/wire.xml", body=rss([]))
+    async with running(settings, botapi, server, config_text(("Wire", url))) as bot:
+        before = bot.path.read_bytes()
+        for cmd in [
+            f"/addfeed {server.url('/other.xml')} Other",
+            "/rmfeed 1",
+            "/pausefeed Wire",
+            "/resumefeed Wire",
+            "/addtopic zelensky zelensky",
+            "/rmtopic rutte",
+            "/feeds",
+            "/stats",
+            "/alltopics",
+            "/testquery rutte",
+        ]:
+            assert await bot.command(cmd, user=999) == NOT_ADMIN
+            assert await bot.command(cmd, user=999, chat=-100500, chat_type="supergroup") == NOT_ADMIN
+        assert bot.path.read_bytes() == before
+        assert server.hits.get("/other.xml", 0) == 0
+        assert "addfeed" in [c["command"] for c in botapi.state.chat_commands[ADMIN]]
+        assert "addfeed" not in [c["command"] for c in botapi.state.commands]
+
+
+async def test_addfeed_keeps_comments_and_the_new_feed_delivers(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+    a = server.set("/a.xml", body=rss([]))
+    b = server.set("/b.xml", body=rss([story(1, "Rutte meets Zelensky in Kyiv")], title="Wire Two"))
+    async with running(settings, botapi, server, config_text(("Wire", a))) as bot:
+        await bot.command("/start", user=USER)
+        await bot.command("/subscribe rutte", user=USER)
+        before = bot.path.read_text(encoding="utf-8")
+        reply = await bot.command(f"/addfeed {b} 1s")
+        assert reply == "Added <b>#2 Wire Two</b> (rss, every 1s): 1 items on it now."
+        assert bot.path.read_text(encoding="utf-8") == before + f"  - name: Wire Two\n    url: {b}\n    interval: 1s\n"
+        await until(lambda: len(botapi.messages(USER)) == 3, 15)
+        assert "Rutte meets Zelensky in Kyiv" in botapi.messages(USER)[2].text
+        assert "already there: #2 Wire Two" in await bot.command(f"/addfeed {b}")
+
+
+async def test_addfeed_refuses_what_is_neither_a_feed_nor_a_channel(
+    settings: Settings, botapi: BotAPI, server: FeedServer
+) -> None:
+    a = server.set("/a.xml", body=rss([]))
+    page = server.set("/page.html", body=b"<html><body><p>Just a web page</p></body></html>")
+    missing = server.set("/missing.xml", status=404)
+    server.set("/s/nochannel_x", body=corpus_file("tchannel/readoza__tme_channel_missing.html").read_bytes())
+    server.set("/s/breakingmash", body=corpus_file("tchannel/readoza__tme_s_breakingmash.html").read_bytes())
+    web = server.url("").rstrip("/")
+    async with running(settings, botapi, server, config_text(("Wire", a)), web_url=web) as bot:
+        before = bot.path.read_bytes()
+        assert (await bot.command(f"/addfeed {page}")).startswith("Not done: not a feed: parser: not a feed")
+        assert (await bot.command(f"/addfeed {missing}")).startswith("Not done: could not fetch it: fetcher: HTTP 404")
+        assert (await bot.command("/addfeed @nochannel_x")).startswith("Not done: not a public channel: tchannel:")
+        assert (await bot.command("/addfeed gopher://x.example/feed")).startswith("Not done: only http and https")
+        assert (await bot.command("/addfeed")).startswith("Not done: usage: /addfeed &lt;feed URL or @channel&gt;")
+        assert bot.path.read_bytes() == before
+        reply = await bot.command("/addfeed https://t.me/breakingmash Mash 5m")
+        assert reply.startswith("Added <b>#2 Mash</b> (telegram, every 5m): ")
+        assert "  - name: Mash\n    telegram: breakingmash\n    interval: 5m\n" in bot.path.read_text(encoding="utf-8")
+
+
+class FakeDNS(AbstractResolver):
+    """Stands in for DNS (there is none in the tests): these names resolve to these addresses."""
+
+    NAMES: ClassVar[dict[str, str]] = {
+        "feeds.example.net": "127.0.0.1",
+        "intranet.example.net": "10.1.2.3",
+        "news.example.net": "127.0.0.1",
+    }
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        if host not in self.NAMES:
+            raise OSError(f"no such host {host}")
+        address = self.NAMES[host]
+        return [{"hostname": host, "host": address, "port": port, "family": socket.AF_INET, "proto": 0, "flags": 0}]
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_addfeed_refuses_non_public_targets(
+    settings: Settings, botapi: BotAPI, server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.sources.fetcher.DefaultResolver", FakeDNS)
+    port = server.url("/").split(":")[2].split("/")[0]
+    a = server.set("/a.xml", body=rss([]))
+    server.set("/feed.xml", body=rss([story(1, "Rutte")]))
+    targets = [
+        f"http://127.0.0.1:{port}/feed.xml",
+        "http://10.0.0.1/feed.xml",
+        "http://169.254.169.254/latest/meta-data",
+        f"http://[::1]:{port}/feed.xml",
+        f"http://0x7f000001:{port}/feed.xml",
+        f"http://localhost:{port}/feed.xml",
+        f"http://feeds.example.net:{port}/feed.xml",  # a name that resolves to loopback
+        "http://intranet.example.net/feed.xml",  # a name that resolves to a private address
+    ]
+    async with running(settings, botapi, server, config_text(("Wire", a)), allow_private_urls=False) as bot:
+        before = bot.path.read_bytes()
+        for target in targets:
+            reply = await bot.command(f"/addfeed {target}")
+            assert reply.startswith("Not done: refused: fetcher:"), (target, reply)
+        assert bot.path.read_bytes() == before
+        assert server.hits.get("/feed.xml", 0) == 0
+
+
+async def test_addfeed_refuses_a_public_url_that_redirects_inside(
+    settings: Settings, botapi: BotAPI, server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.sources import fetcher
+
+    monkeypatch.setattr("bot.sources.fetcher.DefaultResolver", FakeDNS)
+    real = fetcher.is_public_address
+    # The test server stands for a public host: its address is the one non-public address let through.
+    monkeypatch.setattr("bot.sources.fetcher.is_public_address", lambda a: a == "127.0.0.1" or real(a))
+    port = server.url("/").split(":")[2].split("/")[0]
+    a = server.set("/a.xml", body=rss([]))
+    hops = {
+        "/to-loopback": f"http://[::1]:{port}/feed.xml",
+        "/to-metadata": "http://169.254.169.254/latest/meta-data",
+        "/to-intranet": "http://intranet.example.net/feed.xml",
+        "/to-localhost": f"http://localhost:{port}/feed.xml",
+    }
+    for path, target in hops.items():
+        server.set(path, status=302, redirect=target)
+    async with running(settings, botapi, server, config_text(("Wire", a)), allow_private_urls=False) as bot:
+        before = bot.path.read_bytes()
+        for path in hops:
+            reply = await bot.command(f"/addfeed http://news.example.net:{port}{path}")
+            assert reply.startswith("Not done: refused: fetcher:"), (path, reply)
+            assert server.hits[path] == 1
+        assert bot.path.read_bytes() == before
+
+
+async def test_pause_resume_and_remove_a_feed(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+    a = server.set("/a.xml", body=rss([story(1, "Peskov denies")]))
+    b = server.set("/b.xml", body=rss([]))
+    async with running(settings, botapi, server, config_text(("Wire", a), ("Wire Backup", b))) as bot:
+        await until(lambda: server.hits.get("/a.xml", 0) >= 1)
+        assert await bot.command("/pausefeed wire") == "Paused <b>#1 Wire</b>. /resumefeed 1 polls it again."
+        assert "    url: " + a + "\n    interval: 1s\n    enabled: false\n" in bot.path.read_text(encoding="utf-8")
+        await asyncio.sleep(0.5)
+        polled = server.hits["/a.xml"]
+        await asyncio.sleep(2.5)
+        assert server.hits["/a.xml"] == polled
+        assert "⏸ paused by an admin" in "".join(await bot.replies("/feeds", 1))
+        assert await bot.command("/resumefeed 1") == "Resumed <b>#1 Wire</b>: it is polled again now."
+        assert "enabled" not in bot.path.read_text(encoding="utf-8")
+        await until(lambda: server.hits["/a.xml"] > polled, 10)
+        assert (await bot.command("/rmfeed wir")) == "Not done: no feed is called 'wir'; /feeds lists them with their numbers"
+        assert (await bot.command("/rmfeed Wire")) == "Removed <b>#1 Wire</b>. Its items and hits are kept."
+        assert a not in bot.path.read_text(encoding="utf-8") and "# wires first" in bot.path.read_text(encoding="utf-8")
+        assert bot.query("SELECT count(*) FROM items JOIN feeds ON feeds.id = items.feed_id WHERE feeds.name = 'Wire'") == [(1,)]
+        assert (await bot.command("/rmfeed Wire")).startswith("Not done: no feed is called")
+
+
+async def test_topics_testquery_and_stats(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+    a = server.set("/a.xml", body=rss([story(1, "Peskov denies talks"), story(2, "Weather in Kyiv")]))
+    async with running(settings, botapi, server, config_text(("Wire", a))) as bot:
+        await until(lambda: bot.query("SELECT count(*) FROM items") == [(2,)])
+        reply = await bot.command("/testquery peskov OR weather")
+        assert reply.startswith("<b>2 of the last 2 items match</b> <code>peskov OR weather</code>")
+        assert '<a href="https://news.example/1">Peskov denies talks</a>' in reply
+        assert (await bot.command("/testquery (peskov")).startswith("Not done: that query does not parse")
+        await bot.command("/start", user=USER)
+        assert (await bot.command("/subscribe kyiv", user=USER)).startswith("Unknown topic <code>kyiv</code>")
+        reply = await bot.command('/addtopic kyiv "in kyiv" OR київ')
+        assert reply.startswith("Added topic <code>kyiv</code>; subscribers follow it with /subscribe kyiv.")
+        assert "<b>1 of the last 2 items match</b>" in reply
+        assert "    query: '\"in kyiv\" OR київ'\n" in bot.path.read_text(encoding="utf-8")
+        assert "Now following" in await bot.command("/subscribe kyiv", user=USER)
+        server.set("/a.xml", body=rss([story(3, "Blackout in Kyiv tonight")]))
+        await until(lambda: any("Blackout in Kyiv" in m.text for m in botapi.messages(USER)), 15)
+        assert "<code>\"in kyiv\" OR київ</code>" in "".join(await bot.replies("/alltopics", 1))
+        assert (await bot.command("/addtopic kyiv x")).startswith("Not done: there is already a topic")
+        assert (await bot.command("/addtopic Bad! x")).startswith("Not done: 'bad!' cannot be a topic id")
+        stats = await bot.command("/stats")
+        assert "Feeds: 1 (1 ok)" in stats and "Topics: 3" in stats and "Items: 3" in stats
+        assert "Subscribers: 1 active, 0 gone" in stats and "Deliveries: 0 pending, 0 failed, 1 sent" in stats
+        assert await bot.command("/rmtopic kyiv") == "Removed topic <code>kyiv</code>."
+        assert "kyiv" not in bot.path.read_text(encoding="utf-8")
+        assert (await bot.command("/rmtopic kyiv")).startswith("Not done: there is no topic")
+
+
+async def test_hand_edits_apply_and_a_broken_edit_is_refused(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+    a = server.set("/a.xml", body=rss([]))
+    b = server.set("/b.xml", body=rss([]))
+    async with running(settings, botapi, server, config_text(("Wire", a))) as bot:
+        good = config_text(("Wire", a), ("Second", b))
+        bot.path.write_text(good, encoding="utf-8")
+        await until(lambda: server.hits.get("/b.xml", 0) >= 1, 10)
+        broken = good.replace("interval: 1s", "interval: soon", 1)
+        bot.path.write_text(broken, encoding="utf-8")
+        await until(lambda: len(bot.notices()) == 1, 10)
+        line = broken.splitlines().index("    interval: soon") + 1
+        assert bot.notices()[0] == (
+            f"⚠️ <b>feeds.yaml was not applied</b>: feeds.yaml:{line}: feeds[0].interval: 'soon' is not a duration "
+            "like 90s, 5m, 1h\nThe bot keeps running with the previous config."
+        )
+        polled = server.hits["/b.xml"]
+        await until(lambda: server.hits["/b.xml"] > polled + 1, 10)  # both feeds still polled
+        bot.path.write_text(config_text(("Wire", a)), encoding="utf-8")
+        await until(lambda: len(bot.notices()) == 2, 10)
+        assert bot.notices()[1] == "⚠️ feeds.yaml is valid again and now applied."
+        await asyncio.sleep(1.5)
+        stopped = server.hits["/b.xml"]
+        await asyncio.sleep(2.5)
+        assert server.hits["/b.xml"] == stopped  # removed: no longer polled
+
+
+async def test_failing_feed_tells_admins_once_and_again_on_recovery(
+    settings: Settings, botapi: BotAPI, server: FeedServer
+) -> None:
+    a = server.set("/a.xml", status=503)
+    async with running(settings, botapi, server, config_text(("Wire", a)), max_backoff_s=1) as bot:
+        await until(lambda: server.hits.get("/a.xml", 0) >= 5, 20)
+        notices = bot.notices()
+        assert len(notices) == 1
+        assert notices[0].startswith("⚠️ Feed <b>Wire</b> (#1) is failing: 3 polls in a row since ")
+        assert "fetcher: HTTP 503" in notices[0]
+        feeds = "".join(await bot.replies("/feeds", 1))
+        assert "❌ failing since" in feeds and "in a row): fetcher: HTTP 503" in feeds
+        server.set("/a.xml", body=rss([]))
+        await until(lambda: len(bot.notices()) == 2, 10)
+        assert bot.notices()[1].startswith("⚠️ Feed <b>Wire</b> (#1) works again after ")
+
+
+async def test_feed_failing_for_a_week_is_paused_until_resumed(
+    settings: Settings, botapi: BotAPI, server: FeedServer, tmp_path: Path
+) -> None:
+    a = server.set("/a.xml", status=500)
+    settings.config_path.write_text(config_text(("Wire", a)), encoding="utf-8")
+    db = open_database(settings.db_path)
+    ids = sync_feeds(db, load_config(settings.config_path).feeds)
+    week = iso(utcnow() - timedelta(days=7, minutes=1))
+    db.execute("UPDATE feeds SET error_count = 40, failing_since = ? WHERE id = ?", [week, ids[a]])
+    db.conn.commit()
+    db.close()
+    async with running(settings, botapi, server, config_text(("Wire", a))) as bot:
+        await until(lambda: len(bot.notices()) == 1, 10)
+        assert bot.notices()[0].startswith("⚠️ Feed <b>Wire</b> (#1) is paused: it has failed since ")
+        assert bot.notices()[0].endswith("/resumefeed 1 tries it again.")
+        polled = server.hits["/a.xml"]
+        await asyncio.sleep(2.5)
+        assert server.hits["/a.xml"] == polled
+        assert "⏸ paused: failing since" in "".join(await bot.replies("/feeds", 1))
+        assert "1 paused" in await bot.command("/stats")
+        server.set("/a.xml", body=rss([story(1, "Rutte back")]))
+        await bot.command("/resumefeed Wire")
+        await until(lambda: server.hits["/a.xml"] > polled, 10)
+        await until(lambda: bot.query("SELECT paused_reason, error_count FROM feeds") == [(None, 0)], 10)
