@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.runtime import open_runtime  # noqa: E402
 from bot.config import Config, Settings, load_config  # noqa: E402
 from bot.models import FeedConfig  # noqa: E402
 from bot.pipeline import poll_feed  # noqa: E402
+from bot.runtime import open_runtime  # noqa: E402
 from storage.items import count_rows  # noqa: E402
 
 

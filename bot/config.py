@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from bot.errors import ConfigError, QueryError
 from bot.matching.query import parse_query
@@ -198,18 +198,33 @@ def load_config(path: Path, web_url: str = "https://t.me") -> Config:
 
 
 def parse_config(text: str, path: Path, web_url: str = "https://t.me") -> Config:
-    """Validate feeds.yaml text (see load_config)."""
+    """Validate feeds.yaml text (see load_config).
+
+    A valid file is read with the fast safe loader (libyaml when ruamel.yaml.clib is installed); only a
+    file with an error is read again with the round-trip loader, whose node positions name the line."""
+    try:
+        data = YAML(typ="safe").load(text)
+        model = FeedsFile.model_validate(data if data is not None else {})
+    except (YAMLError, ValidationError, ValueError, TypeError):
+        model = _validate_located(text, path)
+    return _to_config(model, path, web_url)
+
+
+def _validate_located(text: str, path: Path) -> FeedsFile:
+    """Validate with line numbers: raise ConfigError naming file:line and the field."""
     try:
         data = YAML(typ="rt").load(text)
     except MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else 0
         raise ConfigError(f"{path.name}:{line}: {e.problem or e.context}") from e
+    except YAMLError as e:
+        raise ConfigError(f"{path.name}: {e}") from e
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path.name}:1: the file must be a mapping with settings, topics, feeds")
     try:
-        model = FeedsFile.model_validate(_plain(data))
+        return FeedsFile.model_validate(_plain(data))
     except ValidationError as e:
         err = e.errors()[0]
         loc = tuple(err["loc"])
@@ -219,7 +234,6 @@ def parse_config(text: str, path: Path, web_url: str = "https://t.me") -> Config
         if err["type"] == "extra_forbidden":
             msg = "unknown field"
         raise ConfigError(f"{path.name}:{line}: {where}: {msg}" if where else f"{path.name}:{line}: {msg}") from None
-    return _to_config(model, path, web_url)
 
 
 def _to_config(model: FeedsFile, path: Path, web_url: str) -> Config:

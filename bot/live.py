@@ -30,7 +30,7 @@ from bot.scheduler import FeedScheduler
 from bot.sources.parsing import ParserPool
 from bot.subscribers import Catalog
 from storage.db import utcnow
-from storage.feeds import get_feed_state, pause_feed, sync_feeds
+from storage.feeds import list_feed_states, pause_feed, sync_feeds
 from storage.subscribers import ensure_console_subscriber
 
 log = logging.getLogger(__name__)
@@ -113,9 +113,10 @@ class LiveConfig:
         log.info("config applied from %s: %d feeds, %d topics", config.path, len(config.feeds), len(config.topics))
 
     async def _feeds_with_state(self, feeds: tuple[FeedConfig, ...]) -> list[tuple[FeedConfig, int, datetime | None]]:
+        states = await self.rt.ctx.db.run(list_feed_states)
         out: list[tuple[FeedConfig, int, datetime | None]] = []
         for f in feeds:
-            state = await self.rt.ctx.db.run(get_feed_state, self.rt.feed_ids[f.source])
+            state = states[self.rt.feed_ids[f.source]]
             if not state.paused_reason:
                 out.append((f, state.id, state.next_poll_at))
         return out
