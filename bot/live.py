@@ -138,7 +138,11 @@ class LiveConfig:
             if _stamp(path) != now:
                 continue  # still being written
             seen = now
-            await self.reload()
+            try:
+                await self.reload()
+            except Exception:  # the watcher's top level: one failed reload must not end hot reloading
+                log.exception("config reload failed path=%s; the watcher goes on", path)
+                await self.notify(f"Applying {esc(path.name)} failed unexpectedly; see the log. The watcher goes on.")
 
     async def after_poll(self, outcome: PollOutcome) -> None:
         """Act on a poll's meaning for the feed's health: tell the admins, pause a feed dead for too long."""

@@ -48,10 +48,13 @@ class FeedScheduler:
             old = self.feeds.get(source)
             self.feeds[source] = (feed, fid)
             job = self.scheduler.get_job(self.job_id(source))
-            if old is not None and job is not None and old[0].interval_s == feed.interval_s:
+            if source in self._running:
+                continue  # the poll under way schedules the next one with the new interval
+            if old is not None and job is not None:
+                if old[0].interval_s != feed.interval_s:  # a shorter interval applies now, not after the old wait
+                    self._schedule(source, min(job.next_run_time, now + timedelta(seconds=feed.interval_s)))
                 continue
-            if source not in self._running:
-                self._schedule(source, first_poll_at(now, nxt, feed.interval_s))
+            self._schedule(source, first_poll_at(now, nxt, feed.interval_s))
 
     def unschedule(self, source: str) -> None:
         """Stop polling one feed (a poll under way finishes and is not followed by another)."""

@@ -321,6 +321,14 @@ async def test_hand_edits_apply_and_a_broken_edit_is_refused(settings: Settings,
         assert server.hits["/b.xml"] == stopped  # removed: no longer polled
 
 
+async def test_a_shorter_interval_applies_at_once(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+    a = server.set("/a.xml", body=rss([]))
+    async with running(settings, botapi, server, config_text(("Wire", a), interval="20s")) as bot:
+        await until(lambda: server.hits.get("/a.xml", 0) == 1, 15)  # the first poll, then 18 to 22 s to wait
+        bot.path.write_text(config_text(("Wire", a), interval="1s"), encoding="utf-8")
+        await until(lambda: server.hits["/a.xml"] >= 3, 6)
+
+
 async def test_failing_feed_tells_admins_once_and_again_on_recovery(
     settings: Settings, botapi: BotAPI, server: FeedServer
 ) -> None:
