@@ -7,10 +7,11 @@ file, the line and the field: ``feeds.yaml:14: feeds[3].interval: '5 mins' is no
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -178,6 +179,7 @@ class Config:
     feeds: tuple[FeedConfig, ...]
     alert_after: int = 3
     pause_after_s: int = 7 * 86400
+    digest: str = ""  # sha256 of the text it was read from: a reload skips a file that did not change
 
 
 def check_timezone(name: str) -> ZoneInfo:
@@ -207,7 +209,12 @@ def parse_config(text: str, path: Path, web_url: str = "https://t.me") -> Config
         model = FeedsFile.model_validate(data if data is not None else {})
     except (YAMLError, ValidationError, ValueError, TypeError):
         model = _validate_located(text, path)
-    return _to_config(model, path, web_url)
+    return replace(_to_config(model, path, web_url), digest=text_digest(text))
+
+
+def text_digest(text: str) -> str:
+    """The digest a Config records of its source text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _validate_located(text: str, path: Path) -> FeedsFile:

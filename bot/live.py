@@ -12,13 +12,12 @@ and editors that rewrite it are both seen) and from admin commands, one at a tim
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 from datetime import datetime
 from pathlib import Path
 
-from bot.config import Config, parse_config
+from bot.config import Config, parse_config, text_digest
 from bot.delivery.outbox import Notify
 from bot.delivery.render import esc
 from bot.errors import ConfigError
@@ -44,7 +43,7 @@ class LiveConfig:
     def __init__(self, rt: Runtime, catalog: Catalog, notify: Notify, *, console: bool) -> None:
         self.rt, self.catalog, self.notify, self.console = rt, catalog, notify, console
         self.feeds: FeedScheduler | None = None
-        self.applied_hash = _hash(rt.config.path)
+        self.applied_hash = rt.config.digest
         self.last_error: str | None = None
         self._lock = asyncio.Lock()
 
@@ -77,11 +76,12 @@ class LiveConfig:
             except OSError as e:
                 await self._refuse(f"config: cannot read {path}: {e.strerror}")
                 return False
-            digest = hashlib.sha256(raw).hexdigest()
+            text = raw.decode("utf-8", errors="replace")
+            digest = text_digest(text)
             if digest == self.applied_hash and not force:
                 return True
             try:
-                config = parse_config(raw.decode("utf-8", errors="replace"), path, self.rt.settings.web_url)
+                config = parse_config(text, path, self.rt.settings.web_url)
             except ConfigError as e:
                 await self._refuse(str(e))
                 return False
@@ -124,7 +124,8 @@ class LiveConfig:
     async def watch(self, stop: asyncio.Event, every_s: float = 1.0) -> None:
         """Reload whenever feeds.yaml changes on disk, until `stop` is set."""
         path = self.rt.config.path
-        seen = _stamp(path)
+        # No stamp yet: the first check compares contents, so an edit made while the bot started applies.
+        seen: tuple[int, int, int] | bool | None = False
         while True:
             try:
                 await asyncio.wait_for(stop.wait(), every_s)
@@ -179,10 +180,3 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return st.st_mtime_ns, st.st_size, st.st_ino
-
-
-def _hash(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
