@@ -108,10 +108,6 @@ class AdminService:
         self.db, self.settings, self.live, self.probe, self.clock = db, settings, live, probe, clock
         self._lock = asyncio.Lock()
 
-    def is_admin(self, user_id: int | None) -> bool:
-        """Whether this Telegram user is one of ADMIN_IDS."""
-        return user_id is not None and user_id in self.settings.admin_ids
-
     async def _edit(self, change: Callable[[Edit], T]) -> T:
         """Apply `change` to feeds.yaml (one edit at a time), then reload."""
         config = self.live.config
@@ -317,14 +313,24 @@ def parse_addfeed_args(words: Sequence[str]) -> tuple[str, str, str]:
 def _source_of(word: str) -> tuple[str, str]:
     """('telegram', channel) or ('rss', url) for what an admin typed; CommandError otherwise."""
     word = word.strip().strip("<>")
-    host = (urlsplit(word).hostname or "").lower().removeprefix("www.") if "://" in word else ""
-    if word.startswith("@") or host in ("t.me", "telegram.me") or word.lower().startswith(("t.me/", "telegram.me/")):
+    try:
+        parts = urlsplit(word)
+        host = (parts.hostname or "").lower()
+    except ValueError as e:  # e.g. an unclosed [IPv6 literal
+        raise CommandError(f"{word!r} is not a valid URL: {e}") from None
+    if (
+        word.startswith("@")
+        or host.removeprefix("www.") in ("t.me", "telegram.me")
+        or word.lower().startswith(("t.me/", "telegram.me/"))
+    ):
         try:
             return "telegram", parse_channel(word)
         except ValueError as e:
             raise CommandError(str(e)) from None
-    scheme = urlsplit(word).scheme.lower()
-    if scheme in ("http", "https") and urlsplit(word).hostname:
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        if not host:
+            raise CommandError(f"{word!r} has no host name")
         return "rss", word
     if scheme:
         raise CommandError(f"only http and https feeds can be added, not {scheme}:")

@@ -257,6 +257,8 @@ def test_source_of(word: str, expected: tuple[str, str]) -> None:
         ("javascript:alert(1)", "only http and https"),
         ("news", "neither a feed URL"),
         ("@ab", "not a public channel username"),
+        ("http://[::1/feed", "not a valid URL"),
+        ("https:///feed", "has no host name"),
     ],
 )
 def test_source_of_refuses(word: str, message: str) -> None:
