@@ -70,6 +70,14 @@ class SettingsSection(BaseModel):
     stale_days: int = Field(default=7, ge=1, description="flag a feed with no new item for this many days")
     alert_after: int = Field(default=3, ge=1, description="tell the admins after this many failures in a row")
     pause_after: int = Field(default=7 * 86400, description="pause a feed failing without a break for this long")
+    max_age: int | None = Field(
+        default=2 * 86400, description="an item published longer ago when first seen is kept but not sent; off = send all"
+    )
+
+    @field_validator("max_age", mode="before")
+    @classmethod
+    def _max_age(cls, v: object) -> int | None:
+        return None if v is None or v is False or str(v).strip().lower() in ("off", "0") else parse_duration(v)
 
     @field_validator("pause_after", mode="before")
     @classmethod
@@ -179,6 +187,7 @@ class Config:
     feeds: tuple[FeedConfig, ...]
     alert_after: int = 3
     pause_after_s: int = 7 * 86400
+    max_age_s: int | None = 2 * 86400
     digest: str = ""  # sha256 of the text it was read from: a reload skips a file that did not change
 
 
@@ -268,7 +277,16 @@ def _to_config(model: FeedsFile, path: Path, web_url: str) -> Config:
     topics = tuple(Topic(id=t.id, name=t.name or t.id, query=t.query) for t in model.topics)
     s = model.settings
     return Config(
-        path, s.interval, s.timezone, tuple(s.digest_times), s.stale_days, topics, tuple(feeds), s.alert_after, s.pause_after
+        path,
+        s.interval,
+        s.timezone,
+        tuple(s.digest_times),
+        s.stale_days,
+        topics,
+        tuple(feeds),
+        s.alert_after,
+        s.pause_after,
+        s.max_age,
     )
 
 

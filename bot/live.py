@@ -106,6 +106,7 @@ class LiveConfig:
             parser, rt.ctx.parser = rt.ctx.parser, ParserPool(rt.settings.parse_workers, config.topics)
             await asyncio.to_thread(parser.close, cancel_pending=False)  # parses under way finish first
         rt.config, rt.feed_ids = config, ids
+        rt.ctx.max_age_s = config.max_age_s
         self.catalog.reload(config.topics, config.timezone, config.digest_times)
         await rt.ctx.db.run(ensure_console_subscriber, [t.id for t in config.topics], self.console, utcnow())
         if self.feeds is not None:

@@ -11,7 +11,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.errors import FetchError, HTTPStatusError, ParseError
 from bot.models import FeedConfig, FetchResult, Hit, Item, ParsedFeed
@@ -38,6 +38,7 @@ class PollContext:
     max_catch_up_pages: int = 5
     page_pause_s: float = 1.0
     clock: Callable[[], datetime] = utcnow
+    max_age_s: int | None = None  # items published longer ago when first seen are stored but not sent
 
 
 @dataclass
@@ -131,7 +132,8 @@ async def _store(
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, 0)
     update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, nxt, res.permanent_url, parsed.error)
-    hits = await ctx.db.run(save_poll, feed_id, update, entries, now, STORY_CLUSTERER)
+    send_since = now - timedelta(seconds=ctx.max_age_s) if ctx.max_age_s else None
+    hits = await ctx.db.run(save_poll, feed_id, update, entries, now, STORY_CLUSTERER, send_since)
     if res.permanent_url:
         log.info("feed moved permanently feed=%s from=%s to=%s", feed.name, feed.url, res.permanent_url)
     if parsed.error:

@@ -39,6 +39,7 @@ async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runt
             allow_private=settings.allow_private_urls,
         ) as fetcher:
             ctx = PollContext(adb, fetcher, ParserPool(settings.parse_workers, config.topics), settings.max_backoff_s)
+            ctx.max_age_s = config.max_age_s
             try:
                 yield Runtime(settings, config, ctx, feed_ids)
             finally:

@@ -100,12 +100,16 @@ def save_poll(
     entries: Sequence[tuple[Item, Sequence[Match], int | None]],
     now: datetime,
     clusterer: Clusterer | None = None,
+    send_since: datetime | None = None,
 ) -> list[Hit]:
     """Store new items (each with its matches and an optional story id chosen by clustering), their
     stories and hits, and the feed's state, atomically. Return the hits that are new.
 
     With a clusterer, an item that matched topics and has no story by URL joins the story the
-    clusterer chooses among the stories of the last 48 hours with a hit on one of its topics."""
+    clusterer chooses among the stories of the last 48 hours with a hit on one of its topics.
+
+    A new hit is queued for delivery in the same transaction, unless the item says it was published
+    before `send_since` (a feed's backlog, or a republished archive): that one is kept, not sent."""
     now_s = iso(now) or ""
     feed_name = db.execute("SELECT name FROM feeds WHERE id = ?", [feed_id]).fetchone()[0]
     hits: list[Hit] = []
@@ -151,7 +155,8 @@ def save_poll(
                     [story_id, m.topic, item_id, json.dumps(list(m.terms), ensure_ascii=False), now_s],
                 )
                 if cur.rowcount:
-                    enqueue_story(db, story_id, m.topic, now_s)
+                    if send_since is None or item.published_at is None or item.published_at >= send_since:
+                        enqueue_story(db, story_id, m.topic, now_s)
                     hits.append(
                         Hit(
                             int(cur.lastrowid or 0),

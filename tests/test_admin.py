@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -319,6 +320,27 @@ async def test_hand_edits_apply_and_a_broken_edit_is_refused(settings: Settings,
         stopped = server.hits["/b.xml"]
         await asyncio.sleep(2.5)
         assert server.hits["/b.xml"] == stopped  # removed: no longer polled
+
+
+async def test_old_items_are_kept_but_not_sent(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+    now = utcnow()
+    dated = [
+        story(1, "Rutte on the 2% target") | {"pubDate": format_datetime(now - timedelta(days=5))},
+        story(2, "Rutte in Kyiv today") | {"pubDate": format_datetime(now - timedelta(hours=1))},
+        story(3, "Rutte speaks (no date)"),
+    ]
+    a = server.set("/a.xml", body=rss([]))
+    async with running(settings, botapi, server, config_text(("Wire", a))) as bot:
+        await bot.command("/start", user=USER)
+        await bot.command("/subscribe rutte", user=USER)
+        server.set("/a.xml", body=rss(dated))
+        await until(lambda: bot.query("SELECT count(*) FROM hits") == [(3,)], 10)
+        await until(lambda: len(botapi.messages(USER)) == 4, 10)
+        await asyncio.sleep(1.5)
+        alerts = "\n".join(m.text for m in botapi.messages(USER)[2:])
+        assert "Rutte in Kyiv today" in alerts and "Rutte speaks (no date)" in alerts
+        assert "2% target" not in alerts and len(botapi.messages(USER)) == 4
+        assert bot.query("SELECT count(*) FROM deliveries") == [(2,)]
 
 
 async def test_a_shorter_interval_applies_at_once(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:

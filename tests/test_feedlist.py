@@ -343,3 +343,10 @@ def test_lock_file_sits_beside_the_config(shipped: Path) -> None:
         edit.doc.add_topic("zelensky", "zelensky OR зеленськ*")
     assert (shipped.parent / ".feeds.yaml.lock").exists()
     assert os.access(shipped, os.R_OK) and load_config(shipped).topics[-1].id == "zelensky"
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 2 * 86400), ("off", None), ("3d", 3 * 86400), ("12h", 12 * 3600)])
+def test_max_age_setting(tmp_path: Path, value: str | None, seconds: int | None) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("settings:\n  timezone: UTC\n" + (f"  max_age: {value}\n" if value else ""), encoding="utf-8")
+    assert load_config(path).max_age_s == seconds

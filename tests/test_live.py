@@ -55,8 +55,12 @@ async def test_the_watcher_survives_a_failed_reload(settings: Settings, monkeypa
         await until(lambda: len(notices) == 2)
         assert notices[1].startswith("<b>feeds.yaml was not applied</b>: config: cannot read ")
         assert [f.name for f in live.config.feeds] == ["A", "B", "C"]
-        path.write_text(config_text(("A", "https://a.example/rss")), encoding="utf-8")
+        assert rt.ctx.max_age_s == 2 * 86400
+        path.write_text(
+            config_text(("A", "https://a.example/rss")).replace("  timezone: UTC", "  max_age: off"), encoding="utf-8"
+        )
         await until(lambda: len(notices) == 3)
+        assert rt.ctx.max_age_s is None
         assert notices[2] == "feeds.yaml is valid again and now applied."
         assert [f.name for f in live.config.feeds] == ["A"]
         stop.set()

@@ -33,6 +33,7 @@ def config_text(feed_url: str) -> str:
     return f"""
 settings:
   timezone: UTC
+  max_age: off  # the stories below are from October 2024
 topics:
   - id: rutte
     name: Mark Rutte
