@@ -207,7 +207,7 @@ class AdminService:
         blocks += [f"\n<b>{esc(t.name)}</b> (<code>{esc(t.id)}</code>)\n<code>{esc(t.query)}</code>" for t in topics]
         return split_message(blocks)
 
-    async def add_topic(self, args: str) -> str:
+    async def add_topic(self, args: str) -> list[str]:
         """/addtopic <id> <query>: add a topic (the query is checked first and tried on recent items)."""
         parts = args.split(None, 1)
         if len(parts) < 2:
@@ -219,8 +219,8 @@ class AdminService:
         if any(t.id == topic_id for t in self.live.config.topics):
             raise CommandError(f"there is already a topic {topic_id!r}; /rmtopic it first to change it")
         await self._edit(lambda edit: edit.doc.add_topic(topic_id, query))
-        preview = await self.test_query(query)
-        return f"Added topic <code>{esc(topic_id)}</code>; subscribers follow it with /subscribe {esc(topic_id)}.\n\n{preview}"
+        added = f"Added topic <code>{esc(topic_id)}</code>; subscribers follow it with /subscribe {esc(topic_id)}.\n"
+        return split_message([added, *await self.test_query(query)])
 
     async def remove_topic(self, topic_id: str) -> str:
         """/rmtopic <id>: remove a topic (its hits stay; its followers keep the subscription if it comes back)."""
@@ -230,7 +230,7 @@ class AdminService:
         await self._edit(lambda edit: edit.doc.remove_topic(topic_id))
         return f"Removed topic <code>{esc(topic_id)}</code>."
 
-    async def test_query(self, query: str, limit: int = TEST_ITEMS) -> str:
+    async def test_query(self, query: str, limit: int = TEST_ITEMS) -> list[str]:
         """/testquery <query>: what it would match among the newest stored items (nothing is saved)."""
         query = " ".join(query.split())
         if not query:
@@ -255,7 +255,7 @@ class AdminService:
             lines.append(f"• {link}\n  {esc(feed)} · {format_time(when, zone)} · {esc(', '.join(terms))}")
         if len(found) > SHOWN_MATCHES:
             lines.append(f"+{len(found) - SHOWN_MATCHES} more")
-        return "\n".join(lines)
+        return split_message(lines)
 
     async def stats(self) -> str:
         """/stats: feeds by health, items, stories, hits, subscribers, deliveries."""

@@ -12,6 +12,7 @@ import pytest
 
 from bot.admin import _source_of, format_duration, parse_addfeed_args
 from bot.config import load_config
+from bot.delivery.render import split_message, utf16_len
 from bot.errors import CommandError, ConfigError
 from bot.feedlist import edit_feeds_file, find_feed, write_atomic
 from bot.health import Condition, HealthEvent, HealthPolicy, describe_condition, feed_condition, health_event
@@ -350,3 +351,17 @@ def test_max_age_setting(tmp_path: Path, value: str | None, seconds: int | None)
     path = tmp_path / "feeds.yaml"
     path.write_text("settings:\n  timezone: UTC\n" + (f"  max_age: {value}\n" if value else ""), encoding="utf-8")
     assert load_config(path).max_age_s == seconds
+
+
+def test_split_message_keeps_blocks_whole_and_under_the_limit() -> None:
+    blocks = [f'<b>#{i} Feed {i}</b>\n<a href="https://x.example/{i}">Заголовок 🇺🇦 {i}</a>' for i in range(300)]
+    messages = split_message(blocks)
+    assert len(messages) > 1 and all(utf16_len(m) <= 4096 for m in messages)
+    assert "\n".join(messages) == "\n".join(blocks)
+
+
+def test_split_message_sends_an_oversized_block_as_plain_text() -> None:
+    huge = "<code>" + "peskov OR " * 1000 + "</code>"
+    [message] = split_message(["<b>head</b>", huge])
+    assert utf16_len(message) <= 4096 and message.startswith("<b>head</b>\npeskov OR peskov")
+    assert "<code>" not in message and message.endswith("…")

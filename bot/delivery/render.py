@@ -177,14 +177,15 @@ def _pack(header: str, blocks: Sequence[tuple[str, str, tuple[int, ...]]], limit
 
 
 def split_message(blocks: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:
-    """Join blocks with newlines into as few messages as fit `limit` UTF-16 units (a block is never
-    split unless it alone is too long, then it is shortened)."""
+    """Join blocks (HTML) with newlines into as few messages as fit `limit` UTF-16 units. A block is
+    never split; one too long for a message alone is sent as shortened plain text, so no cut ever
+    falls inside a tag."""
     messages: list[str] = []
     current: list[str] = []
     size = 0
     for block in blocks:
         if utf16_len(block) > limit:
-            block = shorten(block, limit // 2)
+            block = esc(shorten(html_to_plain(block), limit // 4))
         cost = utf16_len(block) + (1 if current else 0)
         if current and size + cost > limit:
             messages.append("\n".join(current))

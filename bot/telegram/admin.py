@@ -82,7 +82,7 @@ async def _alltopics(svc: AdminService, raw: str, args: list[str]) -> list[str]:
     return svc.all_topics()
 
 
-async def _addtopic(svc: AdminService, raw: str, args: list[str]) -> str:
+async def _addtopic(svc: AdminService, raw: str, args: list[str]) -> list[str]:
     return await svc.add_topic(raw)
 
 
@@ -90,7 +90,7 @@ async def _rmtopic(svc: AdminService, raw: str, args: list[str]) -> str:
     return await svc.remove_topic(raw)
 
 
-async def _testquery(svc: AdminService, raw: str, args: list[str]) -> str:
+async def _testquery(svc: AdminService, raw: str, args: list[str]) -> list[str]:
     return await svc.test_query(raw)
 
 
