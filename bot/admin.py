@@ -24,8 +24,9 @@ from bot.feedlist import Edit, edit_feeds_file, find_feed
 from bot.health import Condition, HealthPolicy, describe_condition, feed_condition, format_time
 from bot.matching.matcher import Matcher
 from bot.matching.query import parse_query
-from bot.models import FeedConfig, Topic
+from bot.models import FeedConfig, FetchResult, Topic
 from bot.opml import OpmlFeed
+from bot.sources.discover import find_feed_links
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import parse_body
 from storage.db import AsyncDB, utcnow
@@ -67,31 +68,47 @@ class ConfigHolder(Protocol):
 
 @dataclass(frozen=True)
 class Probe:
-    """What fetching a candidate feed once found."""
+    """What fetching a candidate feed once found (`url` is the feed's, when a page named it)."""
 
     title: str
     items: int
+    url: str
 
 
 class FeedProbe:
-    """Fetches a candidate feed once, through the guarded fetcher (SSRF rules apply), and parses it."""
+    """Fetches a candidate feed once, through the guarded fetcher (SSRF rules apply), and parses it.
+    A web page that is not a feed but names one (`<link rel="alternate">`) leads to that feed."""
 
     def __init__(self, fetcher: Fetcher, web_url: str) -> None:
         self.fetcher, self.web_url = fetcher, web_url.rstrip("/")
 
     async def probe(self, kind: str, url: str) -> Probe:
         """Fetch and parse `url`; CommandError saying why it is not a feed or a public channel."""
+        res = await self._fetch(url)
         try:
-            res = await self.fetcher.fetch(url)
+            parsed = await asyncio.to_thread(parse_body, kind, res.body, res.headers, res.url)
+        except ParseError as e:
+            links = find_feed_links(res.body, res.url) if kind == "rss" else []
+            if not links:
+                raise CommandError(f"not a {'public channel' if kind == 'telegram' else 'feed'}: {e}") from e
+            return await self._probe_named(links[0], url)
+        return Probe(parsed.title or "", len(parsed.items), url)
+
+    async def _probe_named(self, feed_url: str, page_url: str) -> Probe:
+        res = await self._fetch(feed_url)
+        try:
+            parsed = await asyncio.to_thread(parse_body, "rss", res.body, res.headers, res.url)
+        except ParseError as e:
+            raise CommandError(f"the page names the feed {feed_url}, but it is not one: {e}") from e
+        return Probe(parsed.title or "", len(parsed.items), feed_url)
+
+    async def _fetch(self, url: str) -> FetchResult:
+        try:
+            return await self.fetcher.fetch(url)
         except BlockedURL as e:
             raise CommandError(f"refused: {e}") from e
         except FetchError as e:
             raise CommandError(f"could not fetch it: {e}") from e
-        try:
-            parsed = await asyncio.to_thread(parse_body, kind, res.body, res.headers, res.url)
-        except ParseError as e:
-            raise CommandError(f"not a {'public channel' if kind == 'telegram' else 'feed'}: {e}") from e
-        return Probe(parsed.title or "", len(parsed.items))
 
 
 class AdminService:
@@ -152,11 +169,14 @@ class AdminService:
             except ValueError as e:
                 raise CommandError(str(e)) from None
         source = f"tg:{value}" if kind == "telegram" else value
-        for f in self.live.config.feeds:
-            if f.source == source:
-                raise CommandError(f"that feed is already there: #{self.live.feed_ids.get(f.source, '?')} {f.name}")
+        self._refuse_duplicate(source)
         url = f"{self.settings.web_url.rstrip('/')}/s/{value}" if kind == "telegram" else value
         probe = await self.probe.probe(kind, url) if check and self.probe else None
+        via = ""
+        if probe is not None and kind == "rss" and probe.url != value:  # a web page that names its feed
+            via, value = f" (found on {esc(url)})", probe.url
+            source = value
+            self._refuse_duplicate(source)
         name = name or (probe.title if probe and probe.title else "") or (f"@{value}" if kind == "telegram" else value)
 
         def change(edit: Edit) -> None:
@@ -168,7 +188,12 @@ class AdminService:
         await self._edit(change)
         added = next(f for f in self.live.config.feeds if f.source == source)
         found = f": {probe.items} items on it now" if probe else ""
-        return f"Added {self._feed_label(added)} ({added.kind}, every {format_duration(added.interval_s)}){found}."
+        return f"Added {self._feed_label(added)} ({added.kind}, every {format_duration(added.interval_s)}){via}{found}."
+
+    def _refuse_duplicate(self, source: str) -> None:
+        for f in self.live.config.feeds:
+            if f.source == source:
+                raise CommandError(f"that feed is already there: #{self.live.feed_ids.get(f.source, '?')} {f.name}")
 
     async def remove_feed(self, ref: str) -> str:
         """/rmfeed <number or name>: remove it from feeds.yaml (its items and hits stay)."""

@@ -149,6 +149,17 @@ async def test_addfeed_keeps_comments_and_the_new_feed_delivers(settings: Settin
         await until(lambda: len(botapi.messages(USER)) == 3, 15)
         assert "Rutte meets Zelensky in Kyiv" in botapi.messages(USER)[2].text
         assert "already there: #2 Wire Two" in await bot.command(f"/addfeed {b}")
+        home = server.set(
+            "/home", body=b'<html><head><link rel="alternate" type="application/rss+xml" href="/b.xml"></head></html>'
+        )
+        assert (await bot.command(f"/addfeed {home}")) == "Not done: that feed is already there: #2 Wire Two"
+        c = server.set("/c.xml", body=rss([], title="Wire Three"))
+        site = server.set(
+            "/three/", body=b'<html><head><link rel="alternate" type="application/rss+xml" href="../c.xml"></head></html>'
+        )
+        reply = await bot.command(f"/addfeed {site}")
+        assert reply == f"Added <b>#3 Wire Three</b> (rss, every 10m) (found on {site}): 0 items on it now."
+        assert f"    url: {c}\n" in bot.path.read_text(encoding="utf-8") and site not in bot.path.read_text(encoding="utf-8")
 
 
 async def test_addfeed_refuses_what_is_neither_a_feed_nor_a_channel(
@@ -157,6 +168,7 @@ async def test_addfeed_refuses_what_is_neither_a_feed_nor_a_channel(
     a = server.set("/a.xml", body=rss([]))
     page = server.set("/page.html", body=b"<html><body><p>Just a web page</p></body></html>")
     missing = server.set("/missing.xml", status=404)
+    broken = server.set("/broken.xml", body=b"<html>no feed here</html>")
     server.set("/s/nochannel_x", body=corpus_file("tchannel/readoza__tme_channel_missing.html").read_bytes())
     server.set("/s/breakingmash", body=corpus_file("tchannel/readoza__tme_s_breakingmash.html").read_bytes())
     web = server.url("").rstrip("/")
@@ -168,6 +180,10 @@ async def test_addfeed_refuses_what_is_neither_a_feed_nor_a_channel(
         assert (await bot.command("/addfeed gopher://x.example/feed")).startswith("Not done: only http and https")
         assert (await bot.command("/addfeed")).startswith("Not done: usage: /addfeed &lt;feed URL or @channel&gt;")
         assert bot.path.read_bytes() == before
+        site = server.set("/site", body=f'<html><head><link rel="alternate" type="application/rss+xml" href="{broken}">'.encode())
+        assert (await bot.command(f"/addfeed {site}")).startswith(
+            f"Not done: the page names the feed {broken}, but it is not one"
+        )
         reply = await bot.command("/addfeed https://t.me/breakingmash Mash 5m")
         assert reply.startswith("Added <b>#2 Mash</b> (telegram, every 5m): ")
         assert "  - name: Mash\n    telegram: breakingmash\n    interval: 5m\n" in bot.path.read_text(encoding="utf-8")
@@ -229,14 +245,17 @@ async def test_addfeed_refuses_a_public_url_that_redirects_inside(
     monkeypatch.setattr("bot.sources.fetcher.is_public_address", lambda a: a == "127.0.0.1" or real(a))
     port = server.url("/").split(":")[2].split("/")[0]
     a = server.set("/a.xml", body=rss([]))
+    server.set("/names-metadata", body=b'<link rel="alternate" type="application/rss+xml" href="http://169.254.169.254/feed">')
     hops = {
+        "/names-metadata": "",
         "/to-loopback": f"http://[::1]:{port}/feed.xml",
         "/to-metadata": "http://169.254.169.254/latest/meta-data",
         "/to-intranet": "http://intranet.example.net/feed.xml",
         "/to-localhost": f"http://localhost:{port}/feed.xml",
     }
     for path, target in hops.items():
-        server.set(path, status=302, redirect=target)
+        if target:
+            server.set(path, status=302, redirect=target)
     async with running(settings, botapi, server, config_text(("Wire", a)), allow_private_urls=False) as bot:
         before = bot.path.read_bytes()
         for path in hops:

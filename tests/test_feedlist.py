@@ -18,6 +18,7 @@ from bot.feedlist import edit_feeds_file, find_feed, write_atomic
 from bot.health import Condition, HealthEvent, HealthPolicy, describe_condition, feed_condition, health_event
 from bot.models import FeedConfig
 from bot.opml import OpmlFeed, export_opml, parse_opml
+from bot.sources.discover import find_feed_links
 from storage.feeds import FeedState
 from tests.conftest import ROOT
 
@@ -365,3 +366,27 @@ def test_split_message_sends_an_oversized_block_as_plain_text() -> None:
     [message] = split_message(["<b>head</b>", huge])
     assert utf16_len(message) <= 4096 and message.startswith("<b>head</b>\npeskov OR peskov")
     assert "<code>" not in message and message.endswith("…")
+
+
+PAGE = b"""<!doctype html><html><head><title>Le Monde</title>
+<link rel="stylesheet" href="/style.css">
+<link rel="alternate" hreflang="en" href="https://www.lemonde.fr/en/">
+<link rel="alternate" type="application/rss+xml" title="International" href="/international/rss_full.xml">
+<link rel="Alternate" type="application/atom+xml; charset=utf-8" href="https://www.lemonde.fr/atom.xml">
+<link rel="alternate" type="application/rss+xml" href="/international/rss_full.xml">
+<link rel="alternate" type="application/feed+json" href="//cdn.lemonde.fr/feed.json">
+<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
+</head><body><a rel="alternate" type="application/rss+xml" href="/not-a-link-tag.xml">x</a></body></html>"""
+
+
+def test_find_feed_links_in_a_page() -> None:
+    assert find_feed_links(PAGE, "https://www.lemonde.fr/international/") == [
+        "https://www.lemonde.fr/international/rss_full.xml",
+        "https://www.lemonde.fr/atom.xml",
+        "https://cdn.lemonde.fr/feed.json",
+    ]
+
+
+@pytest.mark.parametrize("body", [b"", b"<html><head><link rel=alternate href=/x></head></html>", b"\xff\xfe garbage"])
+def test_find_feed_links_finds_nothing_where_there_is_nothing(body: bytes) -> None:
+    assert find_feed_links(body, "https://x.example/") == []
