@@ -30,8 +30,8 @@ from bot.sources.discover import find_feed_links
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import parse_body
 from storage.db import AsyncDB, utcnow
-from storage.feeds import list_feed_states, resume_feed
-from storage.items import recent_items, table_counts
+from storage.feeds import FeedState, list_feed_states, resume_feed
+from storage.items import feed_item_count, recent_items, table_counts
 from storage.outbox import outbox_counts
 
 T = TypeVar("T")
@@ -51,6 +51,8 @@ ADMIN_COMMANDS: list[tuple[str, str]] = [
 
 TEST_ITEMS = 500  # /testquery runs over this many of the newest stored items
 SHOWN_MATCHES = 10
+SHOWN_OK_FEEDS = 50  # /feeds lists healthy feeds a line each up to this many
+_ORDER = [Condition.FAILING, Condition.PAUSED, Condition.STALE, Condition.NEW, Condition.OK]
 _TOPIC_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
@@ -145,20 +147,59 @@ class AdminService:
     def _feed_label(self, feed: FeedConfig) -> str:
         return f"<b>#{self.live.feed_ids.get(feed.source, '?')} {esc(feed.name)}</b>"
 
-    async def feeds(self) -> list[str]:
-        """/feeds: each feed with its health and its last new item (one or more messages)."""
+    async def feeds(self, ref: str = "") -> list[str]:
+        """/feeds: counts by health, the feeds that need attention in full, the healthy ones a line each.
+        `/feeds all` shows every feed in full; `/feeds <feed>` one feed with its whole state."""
         config, now = self.live.config, self.clock()
         states = await self.db.run(list_feed_states)
         policy, zone = HealthPolicy.of(config), _zone(config)
-        blocks = [f"<b>{len(config.feeds)} feeds</b> (settings: every {format_duration(config.interval_s)})"]
+        ref = ref.strip()
+        if ref and ref.lower() != "all":
+            return [await self._one_feed(config.feeds[find_feed(config.feeds, self.live.feed_ids, ref)], states, zone)]
+        rows = []
         for f in config.feeds:
             state = states.get(self.live.feed_ids.get(f.source, -1))
-            where = f"@{f.source.removeprefix('tg:')}" if f.kind == "telegram" else esc(f.url)
+            rows.append((f, state, feed_condition(state, f.enabled, now, policy) if state else Condition.NEW))
+        counts: dict[Condition, int] = {}
+        for _, _, cond in rows:
+            counts[cond] = counts.get(cond, 0) + 1
+        summary = ", ".join(f"{n} {c.value}" for c, n in sorted(counts.items(), key=lambda kv: _ORDER.index(kv[0])))
+        blocks = [f"<b>{len(config.feeds)} feeds</b>: {summary or 'none'}"]
+        full = rows if ref else sorted((r for r in rows if r[2] is not Condition.OK), key=lambda r: _ORDER.index(r[2]))
+        for f, state, _cond in full:
             health = describe_condition(state, f.enabled, now, policy, zone) if state else "🕓 not polled yet"
+            where = f"@{f.source.removeprefix('tg:')}" if f.kind == "telegram" else esc(f.url)
             blocks.append(f"\n{self._feed_label(f)} · every {format_duration(f.interval_s)}\n{where}\n{esc(health)}")
+        healthy = [] if ref else [(f, st) for f, st, cond in rows if cond is Condition.OK]
+        if healthy:
+            blocks.append("")
+        for f, st in healthy[:SHOWN_OK_FEEDS]:
+            last = format_time(st.last_new_item_at, zone) if st else "-"
+            blocks.append(f"✅ {self._feed_label(f)} · last new item {last}")
+        if len(healthy) > SHOWN_OK_FEEDS:
+            blocks.append(f"+{len(healthy) - SHOWN_OK_FEEDS} more ok feeds: /feeds all lists every feed")
         if not config.feeds:
             blocks.append("No feeds yet: /addfeed https://example.org/feed.xml")
         return split_message(blocks)
+
+    async def _one_feed(self, f: FeedConfig, states: dict[int, FeedState], zone: ZoneInfo) -> str:
+        config, now = self.live.config, self.clock()
+        feed_id = self.live.feed_ids.get(f.source, -1)
+        state = states.get(feed_id)
+        where = f"@{f.source.removeprefix('tg:')} ({esc(f.url)})" if f.kind == "telegram" else esc(f.url)
+        lines = [f"{self._feed_label(f)} · {f.kind} · every {format_duration(f.interval_s)}", where]
+        if state is None:
+            return "\n".join([*lines, "🕓 not polled yet"])
+        items = await self.db.run(feed_item_count, feed_id)
+        lines.append(esc(describe_condition(state, f.enabled, now, HealthPolicy.of(config), zone)))
+        status = f" (HTTP {state.last_status})" if state.last_status else ""
+        lines.append(
+            f"Last poll {format_time(state.last_polled_at, zone)}{status} · last success {format_time(state.last_ok_at, zone)}"
+        )
+        lines.append(f"{items} items stored · next poll {format_time(state.next_poll_at, zone)}")
+        if state.note:
+            lines.append(f"Note: {esc(state.note)}")
+        return "\n".join(lines)
 
     async def add_feed(self, where: str, name: str = "", interval: str = "", *, check: bool = True) -> str:
         """/addfeed: fetch the feed or channel once (unless not `check`) and refuse what is neither, then add it."""

@@ -207,7 +207,7 @@ async def feeds_command(settings: Settings, config: Config, args: argparse.Names
     async with open_runtime(settings, config) as rt:
         svc = AdminService(rt.ctx.db, settings, FileConfig(rt), FeedProbe(rt.ctx.fetcher, settings.web_url))
         if args.action == "list":
-            texts = await svc.feeds()
+            texts = await svc.feeds("all")
         elif args.action == "add":
             texts = [await svc.add_feed(args.source, args.name, args.interval, check=not args.no_check)]
         elif args.action == "rm":

@@ -33,6 +33,7 @@ class FeedState:
     failing_since: datetime | None = None
     last_error: str | None = None
     note: str | None = None
+    last_status: int | None = None
 
 
 def sync_feeds(db: sqlite_utils.Database, feeds: Sequence[FeedConfig]) -> dict[str, int]:
@@ -85,6 +86,7 @@ def _state(r: dict[str, Any]) -> FeedState:
         failing_since=from_iso(r["failing_since"]),
         last_error=r["last_error"],
         note=r["note"],
+        last_status=r["last_status"],
     )
 
 

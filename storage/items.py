@@ -252,3 +252,8 @@ def recent_items(db: sqlite_utils.Database, limit: int) -> list[tuple[str, str, 
         [limit],
     )
     return [(title, text, url, feed, from_iso(fetched)) for title, text, url, feed, fetched in rows]
+
+
+def feed_item_count(db: sqlite_utils.Database, feed_id: int) -> int:
+    """How many items of one feed are stored."""
+    return int(db.execute("SELECT count(*) FROM items WHERE feed_id = ?", [feed_id]).fetchone()[0])

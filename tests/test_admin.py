@@ -19,8 +19,11 @@ from typing import Any, ClassVar
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
+from bot.admin import AdminService
 from bot.app import run_forever
 from bot.config import Settings, load_config
+from bot.pipeline import poll_feed
+from bot.runtime import FileConfig, open_runtime
 from bot.telegram.admin import NOT_ADMIN, STARTING
 from storage.db import iso, open_database, utcnow
 from storage.feeds import sync_feeds
@@ -411,3 +414,42 @@ async def test_feed_failing_for_a_week_is_paused_until_resumed(
         await bot.command("/resumefeed Wire")
         await until(lambda: server.hits["/a.xml"] > polled, 10)
         await until(lambda: bot.query("SELECT paused_reason, error_count FROM feeds") == [(None, 0)], 10)
+
+
+async def test_feeds_puts_problems_first_and_shows_one_feed_whole(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+    a = server.set("/a.xml", body=rss([story(1, "Peskov denies")]))
+    broken = server.set("/broken.xml", status=500)
+    empty = server.set("/empty.xml", body=rss([]))
+    text = config_text(("Wire", a), ("Broken", broken), ("Empty", empty))
+    async with running(settings, botapi, server, text) as bot:
+        await until(lambda: all(server.hits.get(p, 0) >= 1 for p in ("/a.xml", "/broken.xml", "/empty.xml")), 10)
+        await asyncio.sleep(0.3)
+        [listing] = await bot.replies("/feeds", 1)
+        lines = listing.split("\n")
+        assert lines[0] == "<b>3 feeds</b>: 1 failing, 1 stale, 1 ok"
+        assert lines[2] == "<b>#2 Broken</b> · every 1s" and lines[4].startswith("❌ failing since")
+        assert lines[6] == "<b>#3 Empty</b> · every 1s" and lines[8] == "💤 stale: no item yet"
+        assert lines[10].startswith("✅ <b>#1 Wire</b> · last new item ")
+        one = await bot.command("/feeds wire")
+        assert one.startswith(f"<b>#1 Wire</b> · rss · every 1s\n{a}\n✅ ok · last new item ")
+        assert "(HTTP 200) · last success " in one and "\n1 items stored · next poll " in one
+        [everything] = await bot.replies("/feeds all", 1)
+        assert [line for line in everything.split("\n") if line.startswith("<b>#")] == [
+            "<b>#1 Wire</b> · every 1s",
+            "<b>#2 Broken</b> · every 1s",
+            "<b>#3 Empty</b> · every 1s",
+        ]
+        assert (await bot.command("/feeds nosuch")).startswith("Not done: no feed is called 'nosuch'")
+
+
+async def test_feeds_lists_at_most_50_healthy_feeds(settings: Settings, server: FeedServer) -> None:
+    urls = [server.set(f"/f{i}.xml", body=rss([story(i, f"Story {i}")])) for i in range(53)]
+    settings.config_path.write_text(config_text(*[(f"Feed {i}", u) for i, u in enumerate(urls)]), encoding="utf-8")
+    async with open_runtime(settings, load_config(settings.config_path)) as rt:
+        for f in rt.config.feeds:
+            await poll_feed(rt.ctx, f, rt.feed_ids[f.source])
+        svc = AdminService(rt.ctx.db, settings, FileConfig(rt), None)
+        text = "\n".join(await svc.feeds())
+        assert text.startswith("<b>53 feeds</b>: 53 ok\n")
+        assert text.count("✅ <b>#") == 50 and text.endswith("+3 more ok feeds: /feeds all lists every feed")
+        assert "\n".join(await svc.feeds("all")).count("✅ ok · last new item") == 53

@@ -59,7 +59,7 @@ def admin_command(action: AdminAction) -> Handler:
 
 
 async def _feeds(svc: AdminService, raw: str, args: list[str]) -> list[str]:
-    return await svc.feeds()
+    return await svc.feeds(raw)
 
 
 async def _addfeed(svc: AdminService, raw: str, args: list[str]) -> str:
