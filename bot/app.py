@@ -136,6 +136,7 @@ async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | 
         finally:
             scheduler.shutdown(wait=False)
             await asyncio.gather(*tasks)
+            await live.close()
             log.info("stopped")
 
 

@@ -370,6 +370,13 @@ class Settings:
     max_backoff_s: int = field(
         default=6 * 3600, metadata={"env": "NEWSWATCH_MAX_BACKOFF", "help": "longest wait after repeated feed errors, seconds"}
     )
+    notice_delay_s: float = field(
+        default=30.0,
+        metadata={
+            "env": "NEWSWATCH_NOTICE_DELAY",
+            "help": "a feed health notice waits this long for others; they go as one message",
+        },
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

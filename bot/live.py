@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bot.config import Config, parse_config, text_digest
 from bot.delivery.outbox import Notify
-from bot.delivery.render import esc
+from bot.delivery.render import esc, split_message
 from bot.errors import ConfigError
 from bot.health import HealthEvent, HealthPolicy, format_time, health_event
 from bot.models import FeedConfig
@@ -46,6 +46,8 @@ class LiveConfig:
         self.applied_hash = rt.config.digest
         self.last_error: str | None = None
         self._lock = asyncio.Lock()
+        self._notices: list[str] = []
+        self._flush: asyncio.Task[None] | None = None
 
     @property
     def config(self) -> Config:
@@ -159,20 +161,43 @@ class LiveConfig:
         name = f"<b>{esc(feed.name)}</b> (#{feed_id})"
         since = format_time(outcome.failing_since, zone)
         if event is HealthEvent.FAILING:
-            await self.notify(
+            self._health_notice(
                 f"Feed {name} is failing: {outcome.error_count} polls in a row since {since}.\n{esc(outcome.error or '')}"
             )
         elif event is HealthEvent.RECOVERED:
-            await self.notify(f"Feed {name} works again after {outcome.errors_before} failed polls.")
+            self._health_notice(f"Feed {name} works again after {outcome.errors_before} failed polls.")
         elif feed_id is not None:
             reason = f"failing since {since}: {outcome.error}"
             await self.rt.ctx.db.run(pause_feed, feed_id, reason)
             if self.feeds is not None:
                 self.feeds.unschedule(feed.source)
             log.warning("feed paused feed=%s url=%s: %s", feed.name, feed.url, reason)
-            await self.notify(
-                f"Feed {name} is paused: it has failed since {since}.\n{esc(outcome.error or '')}\n/resumefeed {feed_id} tries it again."
+            self._health_notice(
+                f"Feed {name} is paused: it has failed since {since}.\n{esc(outcome.error or '')}\n"
+                f"/resumefeed {feed_id} tries it again."
             )
+
+    def _health_notice(self, text: str) -> None:
+        """Queue a health notice: those within `notice_delay_s` go as one message (a network outage
+        that breaks every feed is one message, not one per feed)."""
+        self._notices.append(text)
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self._send_notices(self.rt.settings.notice_delay_s))
+
+    async def _send_notices(self, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        notices, self._notices = self._notices, []
+        if len(notices) == 1:
+            await self.notify(notices[0])
+        elif notices:
+            for part in split_message([f"<b>Feed health</b>: {len(notices)} changes", *(f"\n• {n}" for n in notices)]):
+                await self.notify(part)
+
+    async def close(self) -> None:
+        """Send the health notices still waiting (at shutdown)."""
+        if self._flush is not None and not self._flush.done():
+            self._flush.cancel()
+            await self._send_notices(0)
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

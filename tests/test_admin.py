@@ -102,6 +102,7 @@ class Running:
 @asynccontextmanager
 async def running(settings: Settings, api: BotAPI, server: FeedServer, text: str, **over: Any) -> AsyncIterator[Running]:
     settings.config_path.write_text(text, encoding="utf-8")
+    over = {"notice_delay_s": 0.2} | over
     settings = replace(settings, bot_token="123:TEST", api_url=api.base_url, admin_ids=(ADMIN,), **over)
     stop = asyncio.Event()
     task = asyncio.create_task(run_forever(settings, load_config(settings.config_path), stop, out=io.StringIO()))
@@ -388,6 +389,16 @@ async def test_failing_feed_tells_admins_once_and_again_on_recovery(
         server.set("/a.xml", body=rss([]))
         await until(lambda: len(bot.notices()) == 2, 10)
         assert bot.notices()[1].startswith("⚠️ Feed <b>Wire</b> (#1) works again after ")
+
+
+async def test_an_outage_is_one_notice_not_one_per_feed(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+    feeds = [(f"Wire {i}", server.set(f"/w{i}.xml", status=502)) for i in range(4)]
+    async with running(settings, botapi, server, config_text(*feeds), max_backoff_s=1, notice_delay_s=4.0) as bot:
+        await until(lambda: len(bot.notices()) == 1, 20)
+        await asyncio.sleep(1)
+        [notice] = bot.notices()
+        assert notice.startswith("⚠️ <b>Feed health</b>: 4 changes\n\n• Feed <b>Wire ")
+        assert all(f"<b>Wire {i}</b>" in notice for i in range(4)) and notice.count("is failing: 3 polls in a row") == 4
 
 
 async def test_feed_failing_for_a_week_is_paused_until_resumed(

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from bot.config import Settings, load_config
 from bot.live import LiveConfig
+from bot.pipeline import poll_feed
 from bot.runtime import open_runtime
 from bot.subscribers import Catalog
 from storage import feeds as storage_feeds
+from tests.feedserver import FeedServer
 from tests.test_admin import config_text
 from tests.test_telegram import until
 
@@ -65,3 +68,23 @@ async def test_the_watcher_survives_a_failed_reload(settings: Settings, monkeypa
         assert [f.name for f in live.config.feeds] == ["A"]
         stop.set()
         await watcher
+
+
+async def test_waiting_health_notices_are_sent_at_shutdown(settings: Settings, server: FeedServer) -> None:
+    url = server.set("/down.xml", status=503)
+    settings = replace(settings, notice_delay_s=60.0)
+    settings.config_path.write_text(config_text(("Down", url)), encoding="utf-8")
+    notices: list[str] = []
+
+    async def notify(text: str) -> None:
+        notices.append(text)
+
+    async with open_runtime(settings, load_config(settings.config_path)) as rt:
+        live = LiveConfig(rt, Catalog(rt.config.topics), notify, console=True)
+        feed = rt.config.feeds[0]
+        for _ in range(3):
+            await live.after_poll(await poll_feed(rt.ctx, feed, rt.feed_ids[feed.source]))
+        await asyncio.sleep(0.1)
+        assert notices == []  # waiting for others
+        await live.close()
+    assert len(notices) == 1 and notices[0].startswith("Feed <b>Down</b> (#1) is failing: 3 polls in a row since ")
