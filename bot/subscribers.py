@@ -96,10 +96,13 @@ class ChatRef:
     title: str | None = None
 
 
-def help_text() -> str:
-    """The command list."""
+def help_text(admin_commands: Sequence[tuple[str, str]] = ()) -> str:
+    """The command list (and the admin commands, for an admin)."""
     lines = ["I watch news feeds and Telegram channels and tell you about new stories on the topics you follow.", ""]
     lines += [f"/{name} — {esc(desc)}" for name, desc in COMMANDS]
+    if admin_commands:
+        lines += ["", "<b>For admins</b>"]
+        lines += [f"/{name} — {esc(desc.removeprefix('admin: '))}" for name, desc in admin_commands]
     return "\n".join(lines)
 
 

@@ -136,6 +136,8 @@ async def test_admin_commands_are_refused_to_everyone_else(settings: Settings, b
             assert await bot.command(cmd, user=999, chat=-100500, chat_type="supergroup") == NOT_ADMIN
         assert bot.path.read_bytes() == before
         assert server.hits.get("/other.xml", 0) == 0
+        assert "/addfeed" not in await bot.command("/help", user=999)
+        assert "<b>For admins</b>\n/feeds — every feed with its health" in await bot.command("/help")
         assert "addfeed" in [c["command"] for c in botapi.state.chat_commands[ADMIN]]
         assert "addfeed" not in [c["command"] for c in botapi.state.commands]
 

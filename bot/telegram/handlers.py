@@ -15,6 +15,7 @@ from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
+from bot.admin import ADMIN_COMMANDS
 from bot.delivery.render import esc
 from bot.subscribers import COMMANDS, ChatRef, SubscriberService, help_text
 
@@ -82,8 +83,10 @@ async def start(update: Update, context: Context, svc: SubscriberService) -> str
 
 
 async def help_command(update: Update, context: Context) -> None:
-    """/help"""
-    await reply(update, help_text())
+    """/help (an admin also sees the admin commands)"""
+    user = update.effective_user
+    is_admin = user is not None and user.id in context.application.bot_data.get("admin_ids", ())
+    await reply(update, help_text(ADMIN_COMMANDS if is_admin else ()))
 
 
 async def topics(update: Update, context: Context) -> None:
