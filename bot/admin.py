@@ -197,6 +197,8 @@ class AdminService:
             f"Last poll {format_time(state.last_polled_at, zone)}{status} · last success {format_time(state.last_ok_at, zone)}"
         )
         lines.append(f"{items} items stored · next poll {format_time(state.next_poll_at, zone)}")
+        if state.url != f.url:
+            lines.append(f"Moved permanently: read from {esc(state.url)}")
         if state.note:
             lines.append(f"Note: {esc(state.note)}")
         return "\n".join(lines)

@@ -150,6 +150,12 @@ class LiveConfig:
 
     async def after_poll(self, outcome: PollOutcome) -> None:
         """Act on a poll's meaning for the feed's health: tell the admins, pause a feed dead for too long."""
+        if outcome.moved_to:
+            name = f"<b>{esc(outcome.feed.name)}</b> (#{self.rt.feed_ids.get(outcome.feed.source)})"
+            self._health_notice(
+                f"Feed {name} moved permanently to {esc(outcome.moved_to)}; it is read there from now on. "
+                "feeds.yaml still names the old address."
+            )
         now = self.rt.ctx.clock()
         event = health_event(
             self.health, outcome.status == "error", outcome.errors_before, outcome.error_count, outcome.failing_since, now

@@ -55,6 +55,7 @@ class PollOutcome:
     errors_before: int = 0
     failing_since: datetime | None = None
     parsed: bool = False
+    moved_to: str | None = None  # the feed answered with a permanent redirect to this URL
 
 
 async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int) -> PollOutcome:
@@ -138,7 +139,7 @@ async def _store(
         log.info("feed moved permanently feed=%s from=%s to=%s", feed.name, feed.url, res.permanent_url)
     if parsed.error:
         log.warning("feed read with errors feed=%s url=%s: %s", feed.name, res.url, parsed.error)
-    return PollOutcome(feed, "new", nxt, new_items=len(new), hits=hits, parsed=True)
+    return PollOutcome(feed, "new", nxt, new_items=len(new), hits=hits, parsed=True, moved_to=res.permanent_url)
 
 
 async def _record_failure(

@@ -455,6 +455,19 @@ async def test_feeds_puts_problems_first_and_shows_one_feed_whole(settings: Sett
         assert (await bot.command("/feeds nosuch")).startswith("Not done: no feed is called 'nosuch'")
 
 
+async def test_a_feed_that_moved_permanently_is_reported_once(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+    new = server.set("/new.xml", body=rss([story(1, "Peskov denies")]))
+    old = server.set("/old.xml", status=301, redirect=new)
+    async with running(settings, botapi, server, config_text(("Wire", old))) as bot:
+        await until(lambda: server.hits.get("/new.xml", 0) >= 3, 10)
+        assert bot.notices() == [
+            f"⚠️ Feed <b>Wire</b> (#1) moved permanently to {new}; it is read there from now on. "
+            "feeds.yaml still names the old address."
+        ]
+        assert server.hits["/old.xml"] == 1
+        assert f"\nMoved permanently: read from {new}\n" in await bot.command("/feeds 1") + "\n"
+
+
 async def test_feeds_lists_at_most_50_healthy_feeds(settings: Settings, server: FeedServer) -> None:
     urls = [server.set(f"/f{i}.xml", body=rss([story(i, f"Story {i}")])) for i in range(53)]
     settings.config_path.write_text(config_text(*[(f"Feed {i}", u) for i, u in enumerate(urls)]), encoding="utf-8")
