@@ -16,7 +16,7 @@ from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.admin import AdminService, FeedProbe
+from bot.admin import AdminService
 from bot.config import Config, Settings, load_config
 from bot.delivery.outbox import Notify, Outbox, OutboxPolicy
 from bot.delivery.render import html_to_plain, render_console_hit, render_table
@@ -29,6 +29,7 @@ from bot.opml import export_opml, parse_opml
 from bot.pipeline import PollOutcome, poll_feed
 from bot.runtime import FileConfig, Runtime, open_runtime
 from bot.scheduler import FeedScheduler
+from bot.sources.probe import FeedProbe
 from bot.subscribers import Catalog, SubscriberService
 from bot.telegram.admin import add_admin_handlers
 from bot.telegram.application import (
