@@ -88,7 +88,7 @@ def describe_condition(state: FeedState, enabled: bool, now: datetime, policy: H
         return f"⏸ paused: {state.paused_reason}" if state.paused_reason else "⏸ paused by an admin"
     if cond is Condition.FAILING:
         since = format_time(state.failing_since, zone) if state.failing_since else "?"
-        return f"❌ failing since {since} ({state.error_count} in a row): {state.last_error or 'unknown error'}"
+        return f"❌ failing since {since} ({state.error_count} failed polls in a row): {state.last_error or 'unknown error'}"
     if cond is Condition.NEW:
         return "🕓 not polled yet"
     last = f"last new item {format_time(state.last_new_item_at, zone)}" if state.last_new_item_at else "no item yet"

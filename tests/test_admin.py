@@ -387,7 +387,7 @@ async def test_failing_feed_tells_admins_once_and_again_on_recovery(
         assert notices[0].startswith("⚠️ Feed <b>Wire</b> (#1) is failing: 3 polls in a row since ")
         assert "fetcher: HTTP 503" in notices[0]
         feeds = "".join(await bot.replies("/feeds", 1))
-        assert "❌ failing since" in feeds and "in a row): fetcher: HTTP 503" in feeds
+        assert "❌ failing since" in feeds and "failed polls in a row): fetcher: HTTP 503" in feeds
         server.set("/a.xml", body=rss([]))
         await until(lambda: len(bot.notices()) == 2, 10)
         assert bot.notices()[1].startswith("⚠️ Feed <b>Wire</b> (#1) works again after ")
