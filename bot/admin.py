@@ -220,7 +220,7 @@ class AdminService:
             await self.live.reload(force=True)
         return f"Resumed {label}: it is polled again now."
 
-    def all_topics(self) -> list[str]:
+    async def all_topics(self) -> list[str]:
         """/alltopics: every topic with its query."""
         topics = self.live.config.topics
         blocks = [f"<b>{len(topics)} topics</b>"]

@@ -24,7 +24,7 @@ from bot.errors import ConfigError
 from bot.health import HealthEvent, HealthPolicy, format_time, health_event
 from bot.models import FeedConfig
 from bot.pipeline import PollOutcome
-from bot.runtime import Runtime
+from bot.runtime import FileConfig, Runtime
 from bot.scheduler import FeedScheduler
 from bot.sources.parsing import ParserPool
 from bot.subscribers import Catalog
@@ -37,27 +37,18 @@ log = logging.getLogger(__name__)
 SETTLE_S = 0.2  # a file still changing after this long is read on the next check
 
 
-class LiveConfig:
+class LiveConfig(FileConfig):
     """Holds the config the bot runs with and applies a new one to every running part."""
 
     def __init__(self, rt: Runtime, catalog: Catalog, notify: Notify, *, console: bool) -> None:
-        self.rt, self.catalog, self.notify, self.console = rt, catalog, notify, console
+        super().__init__(rt)
+        self.catalog, self.notify, self.console = catalog, notify, console
         self.feeds: FeedScheduler | None = None
         self.applied_hash = rt.config.digest
         self.last_error: str | None = None
         self._lock = asyncio.Lock()
         self._notices: list[str] = []
         self._flush: asyncio.Task[None] | None = None
-
-    @property
-    def config(self) -> Config:
-        """The config in force."""
-        return self.rt.config
-
-    @property
-    def feed_ids(self) -> dict[str, int]:
-        """Feed source -> feed id, for the feeds in force."""
-        return self.rt.feed_ids
 
     @property
     def health(self) -> HealthPolicy:
@@ -150,8 +141,10 @@ class LiveConfig:
 
     async def after_poll(self, outcome: PollOutcome) -> None:
         """Act on a poll's meaning for the feed's health: tell the admins, pause a feed dead for too long."""
+        feed, zone = outcome.feed, self.catalog.zone
+        feed_id = self.rt.feed_ids.get(feed.source)
+        name = f"<b>{esc(feed.name)}</b> (#{feed_id})"
         if outcome.moved_to:
-            name = f"<b>{esc(outcome.feed.name)}</b> (#{self.rt.feed_ids.get(outcome.feed.source)})"
             self._health_notice(
                 f"Feed {name} moved permanently to {esc(outcome.moved_to)}; it is read there from now on. "
                 "feeds.yaml still names the old address."
@@ -162,9 +155,6 @@ class LiveConfig:
         )
         if event is None:
             return
-        feed, zone = outcome.feed, self.catalog.zone
-        feed_id = self.rt.feed_ids.get(feed.source)
-        name = f"<b>{esc(feed.name)}</b> (#{feed_id})"
         since = format_time(outcome.failing_since, zone)
         if event is HealthEvent.FAILING:
             self._health_notice(

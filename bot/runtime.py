@@ -49,7 +49,7 @@ async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runt
 
 
 class FileConfig:
-    """The config as feeds.yaml says now, re-read after each change (the CLI's; the bot has LiveConfig)."""
+    """The config as feeds.yaml says now, re-read after each change (the CLI's; LiveConfig extends it for the bot)."""
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

@@ -31,6 +31,28 @@ def write_config(path: Path, feeds: list[tuple[str, str]], extra_topics: str = "
     return path
 
 
+def with_interval(path: Path, seconds: str = "1s") -> Path:
+    """Give every feed of a config written by write_config this poll interval."""
+    text = path.read_text(encoding="utf-8")
+    lines = [line + (f"\n    interval: {seconds}" if line.startswith("    url: ") else "") for line in text.splitlines()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def start_run(cfg: Path, db: Path) -> subprocess.Popen[str]:
+    """`python -m bot run` without a token (alerts on stdout), local feeds allowed."""
+    env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--db", str(db)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def run_cli(*args: str, env_extra: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1", **(env_extra or {})}
     env.pop("TELEGRAM_BOT_TOKEN", None)
@@ -156,18 +178,8 @@ def test_sigkill_mid_poll_loses_and_doubles_nothing(server: FeedServer, tmp_path
 
 def test_run_prints_hits_once_and_stops_cleanly_on_sigterm(server: FeedServer, tmp_path: Path) -> None:
     url = server.set("/live", body=rss([{"title": "Peskov on talks", "guid": "1", "link": "https://l.example/1"}]))
-    cfg = write_config(tmp_path / "feeds.yaml", [("Live", url)])
-    cfg.write_text(cfg.read_text().replace(f"    url: {url}", f"    url: {url}\n    interval: 1s"), encoding="utf-8")
-    env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1"}
-    env.pop("TELEGRAM_BOT_TOKEN", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--db", str(tmp_path / "nw.db")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    cfg = with_interval(write_config(tmp_path / "feeds.yaml", [("Live", url)]))
+    proc = start_run(cfg, tmp_path / "nw.db")
     deadline = time.monotonic() + 20
     while server.hits["/live"] < 3 and time.monotonic() < deadline:  # polled several times
         time.sleep(0.05)

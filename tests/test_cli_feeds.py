@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -13,9 +11,8 @@ from pathlib import Path
 
 from bot.config import load_config
 from bot.opml import parse_opml
-from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
-from tests.test_cli import run_cli, write_config
+from tests.test_cli import run_cli, start_run, with_interval, write_config
 
 
 class Output:
@@ -39,27 +36,11 @@ class Output:
             time.sleep(0.05)
 
 
-def with_interval(path: Path, seconds: str = "1s") -> Path:
-    text = path.read_text(encoding="utf-8")
-    lines = [line + (f"\n    interval: {seconds}" if line.startswith("    url: ") else "") for line in text.splitlines()]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
 def test_run_applies_feeds_yaml_edits_and_refuses_a_broken_file(server: FeedServer, tmp_path: Path) -> None:
     a = server.set("/a.xml", body=rss([{"title": "Peskov on talks", "guid": "1", "link": "https://l.example/1"}]))
     b = server.set("/b.xml", body=rss([{"title": "Rutte in Kyiv", "guid": "1", "link": "https://l.example/2"}]))
     cfg = with_interval(write_config(tmp_path / "feeds.yaml", [("Alpha", a)]))
-    env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1"}
-    env.pop("TELEGRAM_BOT_TOKEN", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--db", str(tmp_path / "nw.db")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_run(cfg, tmp_path / "nw.db")
     out = Output(proc)
     try:
         out.wait_for(lambda t: "Peskov on talks" in t)

@@ -58,57 +58,18 @@ def admin_command(action: AdminAction) -> Handler:
     return handler
 
 
-async def _feeds(svc: AdminService, raw: str, args: list[str]) -> list[str]:
-    return await svc.feeds(raw)
-
-
-async def _addfeed(svc: AdminService, raw: str, args: list[str]) -> str:
-    return await svc.add_feed(*parse_addfeed_args(args))
-
-
-async def _rmfeed(svc: AdminService, raw: str, args: list[str]) -> str:
-    return await svc.remove_feed(raw)
-
-
-async def _pausefeed(svc: AdminService, raw: str, args: list[str]) -> str:
-    return await svc.set_paused(raw, True)
-
-
-async def _resumefeed(svc: AdminService, raw: str, args: list[str]) -> str:
-    return await svc.set_paused(raw, False)
-
-
-async def _alltopics(svc: AdminService, raw: str, args: list[str]) -> list[str]:
-    return svc.all_topics()
-
-
-async def _addtopic(svc: AdminService, raw: str, args: list[str]) -> list[str]:
-    return await svc.add_topic(raw)
-
-
-async def _rmtopic(svc: AdminService, raw: str, args: list[str]) -> str:
-    return await svc.remove_topic(raw)
-
-
-async def _testquery(svc: AdminService, raw: str, args: list[str]) -> list[str]:
-    return await svc.test_query(raw)
-
-
-async def _stats(svc: AdminService, raw: str, args: list[str]) -> str:
-    return await svc.stats()
-
-
+# command -> what it does with (service, the text after the command, its words)
 ACTIONS: dict[str, AdminAction] = {
-    "feeds": _feeds,
-    "addfeed": _addfeed,
-    "rmfeed": _rmfeed,
-    "pausefeed": _pausefeed,
-    "resumefeed": _resumefeed,
-    "alltopics": _alltopics,
-    "addtopic": _addtopic,
-    "rmtopic": _rmtopic,
-    "testquery": _testquery,
-    "stats": _stats,
+    "feeds": lambda svc, raw, args: svc.feeds(raw),
+    "addfeed": lambda svc, raw, args: svc.add_feed(*parse_addfeed_args(args)),
+    "rmfeed": lambda svc, raw, args: svc.remove_feed(raw),
+    "pausefeed": lambda svc, raw, args: svc.set_paused(raw, True),
+    "resumefeed": lambda svc, raw, args: svc.set_paused(raw, False),
+    "alltopics": lambda svc, raw, args: svc.all_topics(),
+    "addtopic": lambda svc, raw, args: svc.add_topic(raw),
+    "rmtopic": lambda svc, raw, args: svc.remove_topic(raw),
+    "testquery": lambda svc, raw, args: svc.test_query(raw),
+    "stats": lambda svc, raw, args: svc.stats(),
 }
 
 
