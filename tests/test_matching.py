@@ -147,3 +147,42 @@ INFLECTIONS: list[tuple[str, str, bool]] = [
 def test_terms_match_their_inflected_forms_only(query: str, text: str, matches: bool) -> None:
     got = Matcher([Topic("t", "t", query)]).match(text, "")
     assert bool(got) is matches
+
+
+# The same query written in other grammatical forms (plural, genitive, a headline's own words) finds
+# the same texts: query words and text words are reduced to the same dictionary lemmas.
+QUERY_FORMS: list[tuple[list[str], str, bool]] = [
+    (
+        ['"северокорейские военные"', '"северокорейских военных"', '"северокорейский военный"'],
+        "Сотни северокорейских военных погибли",
+        True,
+    ),
+    (['"северокорейские военные"', '"северокорейских военных"'], "северокорейский военный попал в плен", True),
+    (['"северокорейские военные"', '"северокорейских военных"'], "военных северокорейских", False),  # a phrase keeps its order
+    (['"північнокорейські військові"', '"північнокорейських військових"'], "Загибель північнокорейських військових", True),
+    (['"північнокорейські військові"', '"північнокорейських військових"'], "північнокорейський військовий", True),
+    (["пескова", "песков", "пескову", "песковым"], "Дмитрий Песков заявил журналистам", True),
+    (["пескова", "песков", "пескову"], "спросили Пескова", True),
+    (["пескова", "песков"], "много песка на пляже", False),
+    (["пескова", "песков"], "Песковский карьер", False),
+    (["генсека", "генсек", "генсеком"], "встреча с генсеком НАТО", True),
+    (['"troupes nord-coréennes"', '"troupe nord-coréenne"'], "une troupe nord-coréenne", True),
+    (['"troupes nord-coréennes"', '"troupe nord-coréenne"'], "des troupes nord-coréennes au front", True),
+    (['"north korean troops"', '"north korean troop"'], "a North Korean troop deployment", True),
+    (["soldiers", "soldier"], "one soldier captured", True),
+    (["soldiers", "soldier"], "soldiers captured", True),
+    (["koreans", "korean"], "Koreans in Kursk", True),
+    (["north"], "northern Kursk", False),
+    (["북한군은", "북한군이", "북한군"], "북한군들의 사상자", True),
+    (["북한은", "북한"], "북한군 파병", False),
+    (["뤼터는", "뤼터"], "뤼터 사무총장이", True),
+    (["войска", "войскам", "войсками"], "переброска войск в Курскую область", True),
+    (["курская", "курской", "курскую"], "в Курской области", True),
+]
+
+
+@pytest.mark.parametrize(("queries", "text", "matches"), QUERY_FORMS)
+def test_any_form_of_a_query_finds_the_same_texts(queries: list[str], text: str, matches: bool) -> None:
+    for query in queries:
+        got = Matcher([Topic("t", "t", query)]).match(text, "")
+        assert bool(got) is matches, f"{query!r} on {text!r}"

@@ -2,8 +2,9 @@
 
 Matching cost grows with the length of the text, not with the number of topics: the text's words
 are looked up in one dict of every term's first word (plus one dict of prefixes), and only the topics
-that have a candidate term are evaluated. Words are compared by key (see `morphology`), so inflected
-forms and particles are handled in one place for queries and texts alike.
+that have a candidate term are evaluated. Words are compared by key (see `lemmas`): a query word
+matches a text word when their keys meet, so inflected forms and particles are handled in one place
+for queries and texts alike.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.matching import morphology
-from bot.matching.normalize import tokenize
+from bot.matching.lemmas import query_keys, text_keys
+from bot.matching.normalize import fold, words
 from bot.matching.query import And, Near, Node, Not, Or, Term, iter_terms, parse_query
 from bot.models import Match, Topic
 
@@ -45,40 +46,46 @@ def index_text(title: str, text: str, feed: str = "") -> TextIndex:
     """Build the word index of one item."""
     idx = TextIndex()
     for is_title, part in ((True, title), (False, text)):
-        for tok in tokenize(part):
+        for tok in words(part):
             pos = len(idx.tokens)
             idx.tokens.append(tok)
-            for key in morphology.token_keys(tok):
+            for key in text_keys(tok):
                 idx.all[key].append(pos)
                 if is_title:
                     idx.title[key].append(pos)
         if is_title:
             idx.title_end = len(idx.tokens)
             idx.tokens.extend([""] * GAP)
-    idx.feed_tokens = tokenize(feed)
+    idx.feed_tokens = words(feed)
     for i, tok in enumerate(idx.feed_tokens):
-        for key in morphology.token_keys(tok):
+        for key in text_keys(tok):
             idx.feed[key].append(i)
     return idx
 
 
-def _word_at(idx_tokens: list[str], pos: int, key: str, prefix: bool, table: dict[str, list[int]]) -> bool:
-    if pos >= len(idx_tokens):
+def _word_at(idx_tokens: list[str], pos: int, keys: tuple[str, ...], prefix: bool, table: dict[str, list[int]]) -> bool:
+    if pos >= len(idx_tokens) or not idx_tokens[pos]:
         return False
     if prefix:
-        return any(k.startswith(key) for k in morphology.token_keys(idx_tokens[pos]))
-    return pos in table.get(key, ())
+        return any(k.startswith(keys[0]) for k in text_keys(idx_tokens[pos]))
+    return any(pos in table.get(key, ()) for key in keys)
+
+
+def _term_keys(term: Term) -> list[tuple[str, ...]]:
+    """Each word's lookup keys; the prefix* word is looked up by its folded form."""
+    last = len(term.words) - 1
+    return [(fold(w),) if term.prefix and i == last else query_keys(w) for i, w in enumerate(term.words)]
 
 
 def _term_positions(term: Term, idx: TextIndex) -> list[tuple[int, int]]:
     """(start, end) word spans where the term occurs; a prefix* applies to the term's last word."""
     table, tokens, limit = idx.for_field(term.field)
-    keys = [morphology.term_key(w) for w in term.words]
+    keys = _term_keys(term)
     last = len(keys) - 1
     if term.prefix and last == 0:
         starts: list[int] = [p for p in range(limit) if _word_at(tokens, p, keys[0], True, table)]
     else:
-        starts = [p for p in table.get(keys[0], ()) if p < limit]
+        starts = sorted({p for k in keys[0] for p in table.get(k, ()) if p < limit})
     spans = []
     for start in starts:
         if all(
@@ -141,13 +148,13 @@ class Matcher:
         self._cache: dict[str, frozenset[int]] = {}
         for i, ct in enumerate(self.topics):
             for term in iter_terms(ct.ast):
-                key = morphology.term_key(term.words[0])
+                first = _term_keys(term)[0]
                 if term.prefix and len(term.words) == 1:
-                    pk = morphology.prefix_key(key)
-                    self._by_prefix[pk].add(i)
-                    self._prefix_lengths.add(len(pk))
+                    self._by_prefix[first[0]].add(i)
+                    self._prefix_lengths.add(len(first[0]))
                 else:
-                    self._by_key[key].add(i)
+                    for key in first:
+                        self._by_key[key].add(i)
 
     def candidates(self, idx: TextIndex) -> set[int]:
         """Topics with at least one term whose first word (or prefix) occurs in the text."""

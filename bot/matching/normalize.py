@@ -3,6 +3,9 @@
 Rules, in order: Unicode NFKC; casefold; ё -> е; accents removed from Latin letters only (Corée =
 coree; Cyrillic й and ї and Hangul syllables are left whole); tokens are runs of letters and digits,
 so hyphens, apostrophes and punctuation separate words (nord-coréen = nord coréen).
+
+`words` keeps the accents (dictionaries need them: coréennes -> coréen); `fold` removes them from a
+word or lemma afterwards, so keys compare as `tokenize` would.
 """
 
 from __future__ import annotations
@@ -23,10 +26,19 @@ def _fold_char(ch: str) -> str:
 
 def normalize_text(text: str) -> str:
     """NFKC + casefold + ё->е + Latin accent folding."""
-    s = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
-    if s.isascii():
-        return s
-    return "".join(_fold_char(c) if "\u00c0" <= c <= "\u024f" or "\u1e00" <= c <= "\u1eff" else c for c in s)
+    return fold(unicodedata.normalize("NFKC", text).casefold().replace("ё", "е"))
+
+
+def fold(word: str) -> str:
+    """Latin accent folding of one casefolded word (coréen -> coreen)."""
+    if word.isascii():
+        return word
+    return "".join(_fold_char(c) if "\u00c0" <= c <= "\u024f" or "\u1e00" <= c <= "\u1eff" else c for c in word)
+
+
+def words(text: str) -> list[str]:
+    """Casefolded word tokens of `text`, accents kept (NFKC, casefold, ё -> е)."""
+    return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold().replace("ё", "е"))
 
 
 def tokenize(text: str) -> list[str]:

@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 
 from bot.errors import QueryError
-from bot.matching.normalize import is_hangul, tokenize
+from bot.matching.normalize import is_hangul
+from bot.matching.normalize import words as split_words
 
 FIELDS = ("title", "text", "feed")
 
@@ -207,7 +208,7 @@ class _Parser:
             raise QueryError(f"unknown field {m.group(1)!r} (use one of {', '.join(FIELDS)})", self.query, tok.pos)
         prefix = text.endswith("*") or text.endswith('*"')
         body = text.strip('"').rstrip("*")
-        words = tuple(tokenize(body))
+        words = tuple(split_words(body))
         if not words:
             raise QueryError(f"{tok.text!r} has no letters or digits", self.query, tok.pos)
         if prefix and len(words[-1]) < (2 if is_hangul(words[-1]) else 3):

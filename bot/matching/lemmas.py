@@ -1,0 +1,156 @@
+"""Word keys from dictionaries: how a query word and a text word are found equal (pure, cached).
+
+Both sides are reduced the same way, so any form of a query word finds any form in the text:
+
+- Cyrillic: pymorphy3 with its Russian and Ukrainian dictionaries (і ї є ґ -> Ukrainian only; ы э ъ ->
+  Russian only; otherwise every known parse in either). A text word is indexed under itself and the
+  normal form of each parse the dictionaries know (северокорейских -> северокорейский, Пескова ->
+  песков, песков -> песок and песков).
+- Latin: simplemma's English and French dictionaries, the same way (troops -> troop, troupes ->
+  troupe, nord-coréennes -> nord-coréen; accents are folded after lemmatising: coréen -> coreen).
+- Hangul: particles and the plural 들 after a noun are removed (북한군은, 북한군이, 북한군들의 -> 북한군),
+  leaving at least 2 syllables, so 북한 never matches 북한군. (kiwipiepy's analysis gives the same keys
+  for these nouns but costs 1.9 s to load and 270 MB per process, measured in bench/lemma_bench.py.)
+
+A query word written in a base form is looked up by that form only, so `песков` (a surname, and also
+"of the sands") does not find песка, песку (sand); a query word in another form is looked up by its
+lemmas (`военных` -> военный). Words no dictionary knows (surnames, transliterations: Рютте, Peskov)
+fall back to guarded ending rules on both sides: up to 3 letters of case endings (Cyrillic) or s/es
+(Latin), leaving a stem of at least 4 letters, so Песковский stays apart from Песков and northern from
+north. Every result is cached per word form: after warm-up a word costs one dict lookup.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from bot.matching.normalize import fold, is_cyrillic, is_hangul
+
+_CYRILLIC_ENDINGS = sorted(
+    {
+        "а", "я", "у", "ю", "е", "ы", "и", "ом", "ем", "ой", "ей", "ою", "ею", "ым", "им", "ам", "ям",
+        "ах", "ях", "ов", "ев", "ами", "ями", "ых", "их", "ого", "его", "ому", "ему", "і", "ї", "ів",
+        "їв", "ові", "еві", "єві", "єю", "ої", "ій",
+    },
+    key=len,
+    reverse=True,
+)  # fmt: skip
+_LATIN_ENDINGS = ["es", "s"]
+_HANGUL_PARTICLES = sorted(
+    {
+        "은", "는", "이", "가", "을", "를", "의", "에", "와", "과", "도", "만", "로", "으로", "에서", "에게",
+        "께", "까지", "부터", "보다", "처럼", "이다", "이라", "라고", "이라고", "과의", "와의", "에는",
+        "에서는", "으로는", "로는", "들", "들이", "들은", "들을", "들의", "들과", "들도", "들에", "들에게",
+        "측", "측은", "측이", "측의",
+    },
+    key=len,
+    reverse=True,
+)  # fmt: skip
+MIN_STEM = 4
+MIN_HANGUL_STEM = 2
+_UK_ONLY = frozenset("іїєґ")
+_RU_ONLY = frozenset("ыэъ")
+LATIN_LANGS = ("en", "fr")
+
+
+@lru_cache(maxsize=1)
+def _analyzers() -> tuple[Any, Any]:
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer(lang="ru"), pymorphy3.MorphAnalyzer(lang="uk")
+
+
+def _strip(word: str, endings: list[str], min_stem: int) -> list[str]:
+    return [word[: -len(e)] for e in endings if word.endswith(e) and len(word) - len(e) >= min_stem]
+
+
+def _cyrillic_lemmas(word: str) -> tuple[list[str], bool]:
+    """(normal forms of the known parses, whether the word is itself one of them)."""
+    ru, uk = _analyzers()
+    letters = set(word)
+    analyzers = [uk] if letters & _UK_ONLY else [ru] if letters & _RU_ONLY else [ru, uk]
+    lemmas: list[str] = []
+    is_base = False
+    for analyzer in analyzers:
+        for parse in analyzer.parse(word):
+            if not parse.is_known:
+                continue
+            normal = parse.normal_form.replace("ё", "е")
+            if normal not in lemmas:
+                lemmas.append(normal)
+            is_base = is_base or normal == word
+    return lemmas, is_base
+
+
+def _latin_lemmas(word: str) -> tuple[list[str], bool]:
+    import simplemma
+
+    lemmas: list[str] = []
+    is_base = False
+    for lang in LATIN_LANGS:
+        if simplemma.is_known(word, lang):
+            lemma = simplemma.lemmatize(word, lang).casefold()
+            if lemma not in lemmas:
+                lemmas.append(lemma)
+            is_base = is_base or lemma == word
+    return lemmas, is_base
+
+
+def _analyse(word: str) -> tuple[list[str], bool, list[str]]:
+    """(dictionary lemmas, is a base form, fallback stems) of one casefolded word."""
+    if is_hangul(word):
+        return [], False, _strip(word, _HANGUL_PARTICLES, MIN_HANGUL_STEM)
+    if is_cyrillic(word):
+        lemmas, is_base = _cyrillic_lemmas(word)
+        return lemmas, is_base, [] if lemmas else _strip(word, _CYRILLIC_ENDINGS, MIN_STEM)
+    if word.isalpha() and word[0] < "\u0250":
+        lemmas, is_base = _latin_lemmas(word)
+        reduced = any(w != word for w in lemmas)
+        return lemmas, is_base, [] if reduced else _strip(word, _LATIN_ENDINGS, MIN_STEM)
+    return [], False, []
+
+
+def _unique(words: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(words))
+
+
+@lru_cache(maxsize=200_000)
+def text_keys(word: str) -> tuple[str, ...]:
+    """The keys a text word is indexed under: its folded form first, then its lemmas or stems."""
+    lemmas, _, stems = _analyse(word)
+    return _unique([fold(word)] + [fold(w) for w in lemmas + stems])
+
+
+@lru_cache(maxsize=50_000)
+def query_keys(word: str) -> tuple[str, ...]:
+    """The keys a query word is looked up by: the word alone when it is a base form, else its lemmas."""
+    lemmas, is_base, stems = _analyse(word)
+    if is_base:
+        return _unique([fold(word)] + [fold(w) for w in stems])
+    return _unique([fold(word)] + [fold(w) for w in lemmas + stems])
+
+
+_PROPER_TAGS = frozenset({"Surn", "Name", "Patr", "Geox", "Orgn"})
+
+
+def _proper_lemma(word: str) -> str | None:
+    """The normal form of the first parse that is a name, place or organisation (Cyrillic)."""
+    ru, uk = _analyzers()
+    for analyzer in (uk,) if set(word) & _UK_ONLY else (ru, uk):
+        for parse in analyzer.parse(word):
+            if parse.is_known and parse.tag.grammemes & _PROPER_TAGS:
+                return str(parse.normal_form).replace("ё", "е")
+    return None
+
+
+@lru_cache(maxsize=200_000)
+def lemma(word: str, proper: bool = False) -> str:
+    """One key per word for comparing texts: the most likely lemma (a name's, when the word was
+    capitalised in the text), else the shortest stem, else the word."""
+    if proper and is_cyrillic(word) and (name := _proper_lemma(word)):
+        return name
+    lemmas, _, stems = _analyse(word)
+    if lemmas:
+        return fold(lemmas[0])
+    return fold(min(stems, key=len)) if stems else fold(word)
