@@ -4,6 +4,13 @@ Parsing and matching are CPU bound (feedparser spends ~6 ms on a 50-item feed), 
 and their items matched against the compiled topics, in a pool of worker processes (one per core by
 default) while the event loop keeps fetching. With one worker this runs in a thread instead: no process
 start-up for small setups. The pool is built for one set of topics; a new set needs a new pool.
+
+Workers belong to the process that built the pool (the owner) and never outlive it: each worker
+ignores SIGINT (Ctrl-C reaches the whole process group; the owner stops the pool, a worker that took
+the signal itself would only print a traceback) and watches the owner through a pidfd, exiting the
+moment it dies, SIGKILL included. The owner is watched rather than the parent because forkserver
+workers are children of the fork server, not of the owner, so PR_SET_PDEATHSIG would depend on the
+fork server noticing first; a pidfd names that one process, so a recycled pid cannot fool it.
 """
 
 from __future__ import annotations
@@ -11,6 +18,10 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import select
+import signal
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
 
@@ -38,6 +49,36 @@ def _init_worker(topics: tuple[Topic, ...]) -> None:
     import bot.sources.rss  # noqa: F401
 
     _matcher = Matcher(topics)
+
+
+def _start_worker(owner_pid: int, topics: tuple[Topic, ...]) -> None:
+    """Worker start: ignore Ctrl-C, exit when the owner exits, compile the topics."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_owner, args=(owner_pid,), name="owner-watch", daemon=True).start()
+    _init_worker(topics)
+
+
+def _exit_with_owner(owner_pid: int) -> None:
+    """Block until the owner process ends, then end this worker at once (its work has no one to go to)."""
+    try:
+        fd = os.pidfd_open(owner_pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3, or the owner is already gone
+        parent = os.getppid()
+        while _is_running(owner_pid) and os.getppid() == parent:
+            time.sleep(0.2)
+    else:
+        select.select([fd], [], [])  # a pidfd turns readable when its process exits
+    os._exit(0)
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def parse_and_match(kind: str, body: bytes, headers: dict[str, str], url: str, feed_name: str) -> ParsedFeed:
@@ -69,7 +110,7 @@ class ParserPool:
             if self.workers > 1:
                 ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
                 self._executor = ProcessPoolExecutor(
-                    self.workers, mp_context=ctx, initializer=_init_worker, initargs=(self.topics,)
+                    self.workers, mp_context=ctx, initializer=_start_worker, initargs=(os.getpid(), self.topics)
                 )
             else:
                 _init_worker(self.topics)
