@@ -45,6 +45,14 @@ def html_to_text(html: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+def detail_text(value: str, detail: Any) -> str:
+    """A feed string as text by feedparser's type for it: HTML (text/html, xhtml) loses its markup;
+    plain text (an Atom type="text", or an RSS title with no markup feedparser knows) is kept as written."""
+    if detail and "html" not in str(detail.get("type", "html")):
+        return _SPACE.sub(" ", value).strip()
+    return html_to_text(value)
+
+
 def title_from_text(text: str) -> str:
     """A title for an item that has none: its first line, trimmed at a word."""
     first = text.strip().split("\n", 1)[0].strip()
@@ -83,7 +91,7 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str = ""
 
 
 def _entry_to_item(e: Any, base: str) -> Item | None:
-    title = html_to_text(e.get("title", ""))
+    title = detail_text(e.get("title", ""), e.get("title_detail"))
     summary = e.get("summary", "") or ""
     contents = e.get("content") or []
     longest = max((c.get("value", "") for c in contents), key=len, default="")
