@@ -18,8 +18,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.admin import AdminService
 from bot.config import Config, Settings, load_config
+from bot.delivery.gate import SendGate
 from bot.delivery.outbox import Notify, Outbox, OutboxPolicy
-from bot.delivery.render import html_to_plain, render_console_hit, render_table
+from bot.delivery.render import cap_html, html_to_plain, render_console_hit, render_table
 from bot.delivery.senders import ConsoleSender, Sender, TelegramSender
 from bot.errors import ConfigError, SendError
 from bot.feedlist import write_atomic
@@ -136,6 +137,7 @@ async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | 
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
+            dl.stop_sending()
             await asyncio.gather(*tasks)
             await live.close()
             log.info("stopped")
@@ -149,6 +151,11 @@ class DeliveryRuntime:
     catalog: Catalog
     notify_admins: Notify
     telegram: TelegramApp | None
+    gate: SendGate
+
+    def stop_sending(self) -> None:
+        """From now on no send waits for its turn: what would have to wait stays pending."""
+        self.gate.close()
 
     async def digest_job(self) -> None:
         """Send the digests that are due (APScheduler job; a late run catches up)."""
@@ -160,7 +167,9 @@ async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = 
     """Build the sender (Telegram with a token, else the console), the outbox and the bot; stop them on exit."""
     settings, config, db = rt.settings, rt.config, rt.ctx.db
     catalog = Catalog(config.topics, config.timezone, config.digest_times)
-    app = build_application(settings) if settings.bot_token else None
+    policy = policy or OutboxPolicy()
+    gate = SendGate(policy.send_limits())
+    app = build_application(settings, gate) if settings.bot_token else None
     sender: Sender = TelegramSender(app.bot) if app is not None else ConsoleSender(out)
     await db.run(ensure_console_subscriber, [t.id for t in config.topics], app is None, utcnow())
     notify = admin_notifier(sender, settings.admin_ids if app is not None else (CONSOLE_CHAT_ID,))
@@ -171,19 +180,21 @@ async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = 
         app.add_error_handler(error_handler(notify))
         await start_application(app, settings.admin_ids)
     try:
-        yield DeliveryRuntime(outbox, catalog, notify, app)
+        yield DeliveryRuntime(outbox, catalog, notify, app, gate)
     finally:
         if app is not None:
-            await stop_application(app)
+            await stop_application(app, gate)
 
 
 def admin_notifier(sender: Sender, admin_ids: tuple[int, ...]) -> Notify:
-    """Send a short HTML notice to every admin directly (not through the outbox); failures are logged."""
+    """Send a short HTML notice (one message at most) to every admin directly (not through the outbox,
+    but through the send gate); failures are logged."""
 
     async def notify(text: str) -> None:
+        notice = cap_html(f"⚠️ {text}")[0]
         for admin in admin_ids:
             try:
-                await sender.send(admin, None, f"⚠️ {text}")
+                await sender.send(admin, None, notice)
             except SendError as e:
                 log.warning("admin notice to %s not delivered: %s", admin, e)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.delivery.render import esc
+from bot.delivery.render import ECHO_MAX, clip, echo, esc
 from bot.models import Subscriber, Topic
 from bot.schedule_rules import next_digest_at, parse_clock_times
 from storage.db import AsyncDB, utcnow
@@ -41,6 +41,7 @@ COMMANDS: list[tuple[str, str]] = [
 ]
 
 NOT_STARTED = "This chat is not subscribed yet. Send /start first."
+SHOWN_UNKNOWN = 10  # unknown words quoted back, at most
 
 
 @dataclass
@@ -200,7 +201,7 @@ class SubscriberService:
         if not words:
             return "Give one or more times of day, for example <code>/digest 08:00 18:00</code>."
         try:
-            times = parse_clock_times(words)
+            times = parse_clock_times([clip(w, ECHO_MAX) for w in words])  # the error quotes the word
         except ValueError as e:
             return f"{esc(str(e))}. For example <code>/digest 08:00 18:00</code>."
         if len(times) > 12:
@@ -221,7 +222,7 @@ class SubscriberService:
         if zone is None:
             near = difflib.get_close_matches(words[0], sorted(zoneinfo.available_timezones()), n=3, cutoff=0.6)
             hint = f" Did you mean {', '.join(f'<code>{esc(n)}</code>' for n in near)}?" if near else ""
-            return f"Unknown time zone <code>{esc(words[0])}</code>.{hint} Use a name like Europe/Kyiv, Europe/Paris, Asia/Seoul or UTC."
+            return f"Unknown time zone <code>{echo(words[0])}</code>.{hint} Use a name like Europe/Kyiv, Europe/Paris, Asia/Seoul or UTC."
         sub = await self.db.run(update_subscriber, chat.chat_id, timezone=zone)
         assert sub is not None
         sub = await self._reschedule(sub)
@@ -284,7 +285,9 @@ class SubscriberService:
         return esc(self.catalog.topics[0].id) if self.catalog.topics else "topic"
 
     def _unknown(self, words: Sequence[str]) -> str:
-        shown = ", ".join(f"<code>{esc(w)}</code>" for w in words)
+        shown = ", ".join(f"<code>{echo(w)}</code>" for w in words[:SHOWN_UNKNOWN])
+        if len(words) > SHOWN_UNKNOWN:
+            shown += f" and {len(words) - SHOWN_UNKNOWN} more"
         return f"Unknown topic {shown}. The topics are:\n{self.catalog.listing()}"
 
 

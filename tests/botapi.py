@@ -1,9 +1,11 @@
 """A Telegram Bot API emulator on 127.0.0.1 for the tests and the benchmarks.
 
 It speaks the HTTP protocol python-telegram-bot uses (POST /bot<token>/<method>, form fields, JSON
-answers) and keeps what a test needs to check: every sendMessage, in order. getUpdates holds for its
-timeout and honours offset. Faults can be scripted: 429 with retry_after, 403, 400 with
-migrate_to_chat_id, 400 "can't parse entities", 500, and dropped connections.
+answers) and keeps what a test needs to check: every sendMessage, in order, and every request with the
+time it arrived. getUpdates holds for its timeout and honours offset. Faults can be scripted: 429 with
+retry_after, 403, 400 with migrate_to_chat_id, 400 "can't parse entities", 500, and dropped
+connections. Like Telegram, it refuses a message whose text (after HTML parsing) is longer than 4096
+UTF-16 units: 400 "message is too long".
 
 Run it alone with `python -m tests.botapi [--port N] [--latency S]`; GET /_stats answers with counts.
 """
@@ -13,8 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import html
 import itertools
 import json
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -43,6 +47,15 @@ class Sent:
 
 
 @dataclass
+class Request:
+    """One request that reached the emulator, when it arrived (time.monotonic)."""
+
+    method: str
+    chat_id: int | None
+    at: float
+
+
+@dataclass
 class Fault:
     """A scripted answer for the next sendMessage calls."""
 
@@ -65,6 +78,8 @@ class BotAPIState:
     commands: list[dict[str, Any]] = field(default_factory=list)
     chat_commands: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # setMyCommands with a chat scope
     callback_answers: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[Request] = field(default_factory=list)
+    floods: list[tuple[float, int]] = field(default_factory=list)  # (when a 429 was answered, its retry_after)
     reject_html: bool = False
     hold_after: int | None = None  # once this many messages are recorded, hold every later sendMessage
 
@@ -222,8 +237,10 @@ class BotAPI:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
         params = await _params(request)
+        chat = params.get("chat_id")
         with self._lock:
             self.state.calls[method] += 1
+            self.state.requests.append(Request(method, int(chat) if str(chat).lstrip("-").isdigit() else None, time.monotonic()))
         if self.latency:
             await asyncio.sleep(self.latency)
         handler = getattr(self, f"_m_{method}", None)
@@ -283,6 +300,8 @@ class BotAPI:
         return True
 
     async def _m_editMessageText(self, request: web.Request, p: dict[str, Any]) -> Any:
+        if _too_long(p):
+            return _error(400, "Bad Request: MESSAGE_TOO_LONG")
         return self._record("editMessageText", p, message_id=int(p.get("message_id") or 0))
 
     async def _m_sendMessage(self, request: web.Request, p: dict[str, Any]) -> Any:
@@ -303,6 +322,8 @@ class BotAPI:
                 request.transport.close()
                 return web.Response(status=500)
             if fault.kind == "429":
+                with self._lock:
+                    self.state.floods.append((time.monotonic(), fault.retry_after))
                 return _error(429, f"Too Many Requests: retry after {fault.retry_after}", {"retry_after": fault.retry_after})
             if fault.kind == "403":
                 return _error(403, "Forbidden: bot was blocked by the user")
@@ -319,6 +340,8 @@ class BotAPI:
             return _error(400, "Bad Request: group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": moved})
         if reject:
             return _error(400, "Bad Request: can't parse entities: unexpected end tag")
+        if _too_long(p):
+            return _error(400, "Bad Request: message is too long")
         return self._record("sendMessage", p, message_id=next(self._ids))
 
     def _record(self, method: str, p: dict[str, Any], message_id: int) -> dict[str, Any]:
@@ -343,14 +366,27 @@ class BotAPI:
         return {"message_id": message_id, "date": int(time.time()), "chat": chat, "text": sent.text}
 
 
-def max_per_second(times: list[float]) -> int:
-    """The most events in any sliding one-second window (times sorted)."""
+def _too_long(p: dict[str, Any]) -> bool:
+    """Telegram's limit: 4096 UTF-16 units of text, counted after the HTML is parsed."""
+    text = str(p.get("text", ""))
+    if p.get("parse_mode") == "HTML":
+        text = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return len(text.encode("utf-16-le")) // 2 > 4096
+
+
+def most_in_window(times: list[float], window: float) -> int:
+    """The most events in any sliding window of `window` seconds (times sorted)."""
     best, lo = 0, 0
     for hi, t in enumerate(times):
-        while times[lo] <= t - 1.0:
+        while times[lo] <= t - window:
             lo += 1
         best = max(best, hi - lo + 1)
     return best
+
+
+def max_per_second(times: list[float]) -> int:
+    """The most events in any sliding one-second window (times sorted)."""
+    return most_in_window(times, 1.0)
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

@@ -3,14 +3,13 @@
 Rules, in the order they apply to a chat's due alerts:
 1. A chat that got `burst_limit` alerts in the last `burst_window` waits until the window has passed.
 2. More than `burst_limit` stories in the window go out as one summary message, not one each.
-3. Each message is paced per private chat (Telegram allows about one a second) and bot-wide by a
-   sliding one-second window (`max_per_second`, under Telegram's 30/s: AIORateLimiter's leaky bucket
-   lets bursts of up to twice its rate through in a one-second window); AIORateLimiter under the sender
-   still keeps the 20/min per group and covers command replies.
-4. FloodWait holds every send for the time Telegram asked and retries; it never drops or counts as a
-   failure. BadMarkup resends as plain text. ChatMoved moves the chat and resends. ChatGone deactivates
-   the chat. SendFailed retries with exponential backoff; after `max_attempts` the deliveries are
-   marked failed and the admins are told.
+3. Each message waits for its turn at the send gate (bot/delivery/gate.py), which every Telegram call
+   passes, command replies included: the flood hold, one message a second per chat, 20 a minute per
+   group, `max_per_second` bot-wide. The policy's limits are the gate's (`send_limits`).
+4. FloodWait (a 429 the gate did not retry) reschedules the deliveries for when Telegram said; it never
+   drops or counts as a failure (the gate already holds every call). BadMarkup resends as plain text.
+   ChatMoved moves the chat and resends. ChatGone deactivates the chat. SendFailed retries with
+   exponential backoff; after `max_attempts` the deliveries are marked failed and the admins are told.
 A delivery is marked sent only after the sender returned, so a crash at any point leaves it pending.
 """
 
@@ -18,12 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.delivery.gate import SendLimits
 from bot.delivery.render import html_to_plain, render_alert, render_burst, render_digest
 from bot.delivery.senders import Sender
 from bot.errors import BadMarkup, ChatGone, ChatMoved, FloodWait, SendError, SendFailed
@@ -44,13 +42,26 @@ class OutboxPolicy:
 
     burst_limit: int = 5
     burst_window_s: float = 60.0
-    private_gap_s: float = 1.0
-    max_per_second: int = 25
+    private_gap_s: float = 1.0  # the send gate's limits (see SendLimits) ...
+    group_gap_s: float = 1.0
+    group_limit: int = 20
+    group_window_s: float = 60.0
+    max_per_second: int = 25  # ... up to here
     max_attempts: int = 6
     retry_base_s: float = 30.0
     concurrency: int = 16
     digest_per_topic: int = 10
     idle_check_s: float = 2.0
+
+    def send_limits(self) -> SendLimits:
+        """The limits the send gate keeps for every Telegram call."""
+        return SendLimits(
+            private_gap_s=self.private_gap_s,
+            group_gap_s=self.group_gap_s,
+            group_limit=self.group_limit,
+            group_window_s=self.group_window_s,
+            max_per_second=self.max_per_second,
+        )
 
 
 class Outbox:
@@ -71,10 +82,6 @@ class Outbox:
         self.notify_admins = notify_admins
         self.clock = clock
         self._wake = asyncio.Event()
-        self._hold_until = 0.0  # monotonic time before which nothing is sent (flood wait)
-        self._last_sent: dict[int, float] = {}
-        self._window: deque[float] = deque()  # when each recent send stops counting (completion + 1 s)
-        self._in_flight = 0
         self._chat_locks: dict[int, asyncio.Lock] = {}
         self._busy = asyncio.Lock()
         self.sent_messages = 0
@@ -166,8 +173,7 @@ class Outbox:
             try:
                 message_ids = await self._send(sub, text, preview)
             except FloodWait as e:
-                self._hold_until = max(self._hold_until, time.monotonic() + e.seconds)
-                log.warning("outbox: %s; holding every send", e)
+                log.warning("outbox: %s; %d deliveries to chat %s rescheduled", e, len(ids), sub.chat_id)
                 await self.db.run(mark_retry, ids, self.clock() + timedelta(seconds=e.seconds), str(e), count_attempt=False)
                 return False
             except ChatMoved as e:
@@ -188,41 +194,10 @@ class Outbox:
 
     async def _send(self, sub: Subscriber, text: str, preview: bool) -> list[int]:
         try:
-            return await self._send_paced(sub, text, html=True, preview=preview)
+            return await self.sender.send(sub.chat_id, sub.thread_id, text, html=True, preview=preview)
         except BadMarkup as e:
             log.warning("outbox: %s; resending as plain text", e)
-            return await self._send_paced(sub, html_to_plain(text), html=False, preview=preview)
-
-    async def _send_paced(self, sub: Subscriber, text: str, *, html: bool, preview: bool) -> list[int]:
-        await self._wait_turn(sub)
-        try:
-            return await self.sender.send(sub.chat_id, sub.thread_id, text, html=html, preview=preview)
-        finally:
-            done = time.monotonic()
-            self._last_sent[sub.chat_id] = done
-            if self.sender.paced:
-                self._in_flight -= 1
-                self._window.append(done + 1.0)
-
-    async def _wait_turn(self, sub: Subscriber) -> None:
-        while (hold := self._hold_until - time.monotonic()) > 0:
-            await asyncio.sleep(hold)
-        if not self.sender.paced:
-            return
-        if sub.chat_id > 0:  # private chats: about one message a second
-            gap = self._last_sent.get(sub.chat_id, 0.0) + self.policy.private_gap_s - time.monotonic()
-            if gap > 0:
-                await asyncio.sleep(gap)
-        # A send counts from its start until one second after it completed: wherever it reaches
-        # Telegram in between, no one-second window there can hold more than max_per_second.
-        while True:
-            now = time.monotonic()
-            while self._window and self._window[0] <= now:
-                self._window.popleft()
-            if len(self._window) + self._in_flight < self.policy.max_per_second:
-                self._in_flight += 1
-                return
-            await asyncio.sleep(self._window[0] - now if self._window else 0.01)
+            return await self.sender.send(sub.chat_id, sub.thread_id, html_to_plain(text), html=False, preview=preview)
 
     async def _failed(self, sub: Subscriber, items: Sequence[Delivery], error: SendError) -> None:
         ids = [d.id for d in items]

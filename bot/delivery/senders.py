@@ -27,8 +27,6 @@ _GONE = ("chat not found", "bot was kicked", "user is deactivated", "have no rig
 class Sender(Protocol):
     """Delivers one message; returns the message ids Telegram gave it."""
 
-    paced: bool  # whether the outbox should pace messages per chat
-
     async def send(
         self, chat_id: int, thread_id: int | None, text: str, *, html: bool = True, preview: bool = False
     ) -> list[int]:
@@ -37,9 +35,7 @@ class Sender(Protocol):
 
 
 class TelegramSender:
-    """Sends through python-telegram-bot's Bot (its AIORateLimiter sits underneath)."""
-
-    paced = True
+    """Sends through python-telegram-bot's Bot (the send gate sits underneath, as its rate limiter)."""
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
@@ -80,8 +76,6 @@ class TelegramSender:
 
 class ConsoleSender:
     """Prints what a subscriber would see, as plain text (no token configured)."""
-
-    paced = False
 
     def __init__(self, out: TextIO) -> None:
         self.out = out

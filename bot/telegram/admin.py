@@ -15,7 +15,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.admin import AdminService, parse_addfeed_args
-from bot.delivery.render import esc
+from bot.delivery.render import clip, esc
 from bot.errors import CommandError
 from bot.telegram.handlers import Context, Handler, reply
 
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 NOT_ADMIN = "Sorry, this command is for the bot's admins."
 STARTING = "Still starting up; try again in a few seconds."
+ERROR_MAX = 1000  # characters of a refusal's reason (it may quote what was typed)
 
 AdminAction = Callable[[AdminService, str, list[str]], Awaitable[str | list[str]]]
 
@@ -51,7 +52,7 @@ def admin_command(action: AdminAction) -> Handler:
         try:
             answer = await action(svc, raw_args(update), list(context.args or []))
         except CommandError as e:
-            answer = f"Not done: {esc(str(e))}"
+            answer = f"Not done: {esc(clip(str(e), ERROR_MAX))}"
         for text in [answer] if isinstance(answer, str) else answer:
             await reply(update, text)
 

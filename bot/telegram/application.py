@@ -1,8 +1,8 @@
 """The python-telegram-bot Application: built from Settings, started and stopped by bot.app.
 
 TELEGRAM_API_URL is PTB's base_url, so the bot talks to any Bot API server (the public one, a local
-telegram-bot-api, or the tests' emulator). AIORateLimiter sits under every call with max_retries=0:
-a RetryAfter reaches the outbox, which holds and reschedules instead of dropping.
+telegram-bot-api, or the tests' emulator). The send gate sits under every call as PTB's rate limiter
+(bot/telegram/flow.py), and updates are handled concurrently, in order within each chat.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from typing import Any
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ContextTypes
+from telegram.ext import Application, ContextTypes
 
 from bot.admin import ADMIN_COMMANDS
 from bot.config import Settings
+from bot.delivery.gate import SendGate
 from bot.delivery.outbox import Notify
+from bot.telegram.flow import GateRateLimiter, PerChatUpdateProcessor
 from bot.telegram.handlers import add_fallback_handler, add_subscriber_handlers, bot_commands
 
 log = logging.getLogger(__name__)
@@ -26,12 +28,16 @@ log = logging.getLogger(__name__)
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 
-def build_application(settings: Settings, *, rate_limit: bool = True) -> TelegramApp:
-    """An Application for the token in settings, against settings.api_url."""
+def build_application(settings: Settings, gate: SendGate) -> TelegramApp:
+    """An Application for the token in settings, against settings.api_url, every call through `gate`."""
     assert settings.bot_token, "build_application needs TELEGRAM_BOT_TOKEN"
-    builder = Application.builder().token(settings.bot_token).base_url(settings.api_url)
-    if rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=0))  # type: ignore[arg-type]  # PTB types the builder's limiter as [None]
+    builder = (
+        Application.builder()
+        .token(settings.bot_token)
+        .base_url(settings.api_url)
+        .concurrent_updates(PerChatUpdateProcessor())
+        .rate_limiter(GateRateLimiter(gate))  # type: ignore[arg-type]  # PTB types the builder's limiter as [None]
+    )
     app: TelegramApp = builder.build()
     return app
 
@@ -73,8 +79,10 @@ async def start_application(app: TelegramApp, admin_ids: tuple[int, ...] = ()) -
     log.info("telegram: polling as @%s", app.bot.username)
 
 
-async def stop_application(app: TelegramApp) -> None:
-    """Stop polling and handlers, then close the HTTP clients."""
+async def stop_application(app: TelegramApp, gate: SendGate) -> None:
+    """Close the gate (nothing waits for a window or a flood hold any more), stop polling and handlers,
+    then close the HTTP clients."""
+    gate.close()
     if app.updater is not None and app.updater.running:
         await app.updater.stop()
     if app.running:

@@ -2,7 +2,9 @@
 
 Each handler reads the chat and the command's words, checks that the sender may change this chat's
 settings (in groups: its administrators only), calls the service and replies. The service lives in
-`application.bot_data["subscribers"]`.
+`application.bot_data["subscribers"]`. Every reply goes through `reply`, which splits it into messages
+Telegram accepts; one that still cannot go (a flood wait longer than the gate retries, or the bot
+stopping) is logged, not raised.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from typing import Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
+from telegram.error import RetryAfter
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
 
 from bot.admin import ADMIN_COMMANDS
-from bot.delivery.render import esc
+from bot.delivery.render import MAX_PARTS, cap_html, echo
+from bot.errors import SendFailed
 from bot.subscribers import COMMANDS, ChatRef, SubscriberService, help_text
 
 log = logging.getLogger(__name__)
@@ -54,10 +58,18 @@ async def may_configure(update: Update, context: Context) -> bool:
 
 
 async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
-    """Answer in the same chat (and forum thread), HTML, no link previews."""
+    """Answer in the same chat (and forum thread), HTML, no link previews, in as many messages as it
+    takes (at most MAX_PARTS); the buttons go under the last."""
     msg = update.effective_message
-    if msg is not None:
-        await msg.reply_html(text, reply_markup=markup, disable_web_page_preview=True, do_quote=False)
+    if msg is None:
+        return
+    parts = cap_html(text, max_parts=MAX_PARTS)
+    try:
+        for i, part in enumerate(parts, 1):
+            last = markup if i == len(parts) else None
+            await msg.reply_html(part, reply_markup=last, disable_web_page_preview=True, do_quote=False)
+    except (RetryAfter, SendFailed) as e:
+        log.warning("telegram: reply to chat %s not sent: %s", msg.chat_id, e)
 
 
 def _admin_only(fn: Callable[[Update, Context, SubscriberService], Awaitable[str]]) -> Handler:
@@ -108,7 +120,7 @@ async def topic_button(update: Update, context: Context) -> None:
     notice = await svc.toggle(ref, query.data.removeprefix(TOPIC_BUTTON))
     text, buttons = await svc.topics_view(ref.chat_id)
     await query.answer(notice)
-    await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=_topic_keyboard(buttons))
+    await query.edit_message_text(cap_html(text)[0], parse_mode=ParseMode.HTML, reply_markup=_topic_keyboard(buttons))
 
 
 @_admin_only
@@ -168,7 +180,7 @@ async def unknown_command(update: Update, context: Context) -> None:
     """Any other /command."""
     msg = update.effective_message
     word = (msg.text or "").split()[0] if msg and msg.text else "that"
-    await reply(update, f"I don't know {esc(word)}. /help lists what I can do.")
+    await reply(update, f"I don't know {echo(word)}. /help lists what I can do.")
 
 
 def add_subscriber_handlers(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
