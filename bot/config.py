@@ -1,8 +1,10 @@
 """Settings from the environment and the feeds.yaml schema.
 
-feeds.yaml is the one source of truth for feeds and topics. It is read with ruamel.yaml (which keeps
-line numbers and, on save, comments and order) and validated with pydantic; every error names the
-file, the line and the field: ``feeds.yaml:14: feeds[3].interval: '5 mins' is not a duration``.
+feeds.yaml is the one source of truth for feeds and topics. It is read as strict UTF-8 and checked
+for bounds (bot/config_yaml.py), parsed with ruamel.yaml (which keeps line numbers and, on save,
+comments and order) and validated with pydantic (value rules in bot/config_values.py); every error
+names the file, the line and the field: ``feeds.yaml:14: feeds[3].interval: '5 mins' is not a duration``.
+A file must name something to watch; a topic id, a feed URL or a channel may appear only once.
 """
 
 from __future__ import annotations
@@ -14,50 +16,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import YAMLError
 
+from bot.config_values import INTERVAL_BOUNDS, MAX_AGE_BOUNDS, PAUSE_AFTER_BOUNDS, check_feed_url
+from bot.config_values import check_timezone as check_timezone
+from bot.config_values import parse_channel as parse_channel
+from bot.config_values import parse_duration as parse_duration
+from bot.config_yaml import check_yaml, error_at, line_of, load_located, loc_text, plain, read_config_text
 from bot.errors import ConfigError, QueryError
 from bot.matching.query import parse_query
 from bot.models import FeedConfig, Topic
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-_CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]{3,30}[A-Za-z0-9]$")
-_TME = re.compile(r"^(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me)/(?:s/)?([^/?#]+)/?$")
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-
-
-def parse_duration(value: object) -> int:
-    """'90s', '5m', '1h', '2d' or a number of seconds -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration like 90s, 5m, 1h")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ValueError(f"{value!r} is not a duration like 90s, 5m, 1h")
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds < 1:
-        raise ValueError(f"{value!r} is shorter than one second")
-    return int(seconds)
-
-
-def parse_channel(value: str) -> str:
-    """'name', '@name', 't.me/name', 'https://t.me/s/name' -> 'name' (Telegram's public username rules)."""
-    raw = value.strip()
-    m = _TME.match(raw)
-    name = m.group(1) if m else raw.removeprefix("@")
-    if not _CHANNEL.match(name) or "__" in name:
-        raise ValueError(
-            f"{value!r} is not a public channel username "
-            "(5 to 32 characters: letters, digits and underscores, starting with a letter)"
-        )
-    return name
 
 
 class SettingsSection(BaseModel):
@@ -67,8 +40,8 @@ class SettingsSection(BaseModel):
     interval: int = Field(default=600, description="default poll interval")
     timezone: str = "UTC"
     digest_times: list[str] = Field(default_factory=lambda: ["08:00", "18:00"])
-    stale_days: int = Field(default=7, ge=1, description="flag a feed with no new item for this many days")
-    alert_after: int = Field(default=3, ge=1, description="tell the admins after this many failures in a row")
+    stale_days: int = Field(default=7, ge=1, le=365, description="flag a feed with no new item for this many days")
+    alert_after: int = Field(default=3, ge=1, le=1000, description="tell the admins after this many failures in a row")
     pause_after: int = Field(default=7 * 86400, description="pause a feed failing without a break for this long")
     max_age: int | None = Field(
         default=2 * 86400, description="an item published longer ago when first seen is kept but not sent; off = send all"
@@ -77,17 +50,19 @@ class SettingsSection(BaseModel):
     @field_validator("max_age", mode="before")
     @classmethod
     def _max_age(cls, v: object) -> int | None:
-        return None if v is None or v is False or str(v).strip().lower() in ("off", "0") else parse_duration(v)
+        if v is None or v is False or str(v).strip().lower() in ("off", "0"):
+            return None
+        return parse_duration(v, MAX_AGE_BOUNDS)
 
     @field_validator("pause_after", mode="before")
     @classmethod
     def _pause_after(cls, v: object) -> int:
-        return parse_duration(v)
+        return parse_duration(v, PAUSE_AFTER_BOUNDS)
 
     @field_validator("interval", mode="before")
     @classmethod
     def _interval(cls, v: object) -> int:
-        return parse_duration(v)
+        return parse_duration(v, INTERVAL_BOUNDS)
 
     @field_validator("timezone")
     @classmethod
@@ -132,28 +107,36 @@ class FeedSection(BaseModel):
     interval: int | None = None
     enabled: bool = True
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_source(cls, data: object) -> object:
+        # before the fields, so a feed with both is refused as such whatever either value is; after
+        # the unknown keys, so a misspelt `urll:` is reported as what it is
+        if not isinstance(data, Mapping) or any(str(k) not in cls.model_fields for k in data):
+            return data
+        if (data.get("url") is None) == (data.get("telegram") is None):
+            raise ValueError("a feed needs exactly one of 'url' or 'telegram'")
+        return data
+
     @field_validator("interval", mode="before")
     @classmethod
     def _interval(cls, v: object) -> int | None:
-        return None if v is None else parse_duration(v)
+        return None if v is None else parse_duration(v, INTERVAL_BOUNDS)
 
     @field_validator("url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError(f"{v!r} is not an http(s) URL")
-        return v
+        return None if v is None else check_feed_url(v)
 
     @field_validator("telegram")
     @classmethod
     def _telegram(cls, v: str | None) -> str | None:
         return None if v is None else parse_channel(v)
 
-    @model_validator(mode="after")
-    def _one_source(self) -> FeedSection:
-        if (self.url is None) == (self.telegram is None):
-            raise ValueError("a feed needs exactly one of 'url' or 'telegram'")
-        return self
+    @property
+    def source(self) -> str:
+        """The feed's identity: its URL, or tg:<channel>."""
+        return f"tg:{self.telegram}" if self.telegram else str(self.url)
 
 
 class FeedsFile(BaseModel):
@@ -163,15 +146,6 @@ class FeedsFile(BaseModel):
     settings: SettingsSection = Field(default_factory=SettingsSection)
     topics: list[TopicSection] = Field(default_factory=list)
     feeds: list[FeedSection] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _unique(self) -> FeedsFile:
-        seen: set[str] = set()
-        for t in self.topics:
-            if t.id in seen:
-                raise ValueError(f"topic id {t.id!r} appears twice")
-            seen.add(t.id)
-        return self
 
 
 @dataclass(frozen=True)
@@ -191,33 +165,31 @@ class Config:
     digest: str = ""  # sha256 of the text it was read from: a reload skips a file that did not change
 
 
-def check_timezone(name: str) -> ZoneInfo:
-    """Return the IANA zone or raise ValueError with a helpful message."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not an IANA time zone like Europe/Kyiv or UTC") from None
-
-
 def load_config(path: Path, web_url: str = "https://t.me") -> Config:
     """Read and validate feeds.yaml; raise ConfigError naming file:line on any problem."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"config: cannot read {path}: {e.strerror}") from e
-    return parse_config(text, path, web_url)
+    return parse_config(read_config_text(path), path, web_url)
 
 
-def parse_config(text: str, path: Path, web_url: str = "https://t.me") -> Config:
-    """Validate feeds.yaml text (see load_config).
+def parse_config(text: str, path: Path, web_url: str = "https://t.me", *, allow_empty: bool = False) -> Config:
+    """Validate feeds.yaml text (see load_config). An empty file (nothing to watch) is an error unless
+    `allow_empty` (a file an edit is about to fill).
 
     A valid file is read with the fast safe loader (libyaml when ruamel.yaml.clib is installed); only a
     file with an error is read again with the round-trip loader, whose node positions name the line."""
-    try:
-        data = YAML(typ="safe").load(text)
-        model = FeedsFile.model_validate(data if data is not None else {})
-    except (YAMLError, ValidationError, ValueError, TypeError):
-        model = _validate_located(text, path)
+    check_yaml(text, path)
+    model = _validate(text, path)
+    if model is None:
+        if not allow_empty:
+            raise ConfigError(
+                f"{path.name}:1: nothing to watch: the file is empty or only comments; it needs "
+                "a 'topics:' list (what to look for) and a 'feeds:' list (where to look)"
+            )
+        model = FeedsFile()
+    clash = _find_duplicate(model)
+    if clash is not None:
+        loc, first, what = clash
+        data = load_located(text, path)
+        raise error_at(path, data, loc, f"{what} appears twice (first in {loc_text(first)}, line {line_of(data, first)})")
     return replace(_to_config(model, path, web_url), digest=text_digest(text))
 
 
@@ -226,49 +198,59 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _validate_located(text: str, path: Path) -> FeedsFile:
-    """Validate with line numbers: raise ConfigError naming file:line and the field."""
+def _validate(text: str, path: Path) -> FeedsFile | None:
+    """The validated file, or None when it holds no YAML document at all."""
     try:
-        data = YAML(typ="rt").load(text)
-    except MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else 0
-        raise ConfigError(f"{path.name}:{line}: {e.problem or e.context}") from e
-    except YAMLError as e:
-        raise ConfigError(f"{path.name}: {e}") from e
+        data = YAML(typ="safe").load(text)
+        return None if data is None else FeedsFile.model_validate(data)
+    except (YAMLError, ValidationError, ValueError, TypeError):
+        return _validate_located(text, path)
+
+
+def _validate_located(text: str, path: Path) -> FeedsFile | None:
+    """Validate with line numbers: raise ConfigError naming file:line and the field."""
+    data = load_located(text, path)
     if data is None:
-        data = {}
+        return None
     if not isinstance(data, Mapping):
         raise ConfigError(f"{path.name}:1: the file must be a mapping with settings, topics, feeds")
     try:
-        return FeedsFile.model_validate(_plain(data))
+        return FeedsFile.model_validate(plain(data))
     except ValidationError as e:
         err = e.errors()[0]
-        loc = tuple(err["loc"])
-        line = _line_of(data, loc)
-        where = _loc_text(loc)
         msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        raise ConfigError(f"{path.name}:{line}: {where}: {msg}" if where else f"{path.name}:{line}: {msg}") from None
+        raise error_at(path, data, tuple(err["loc"]), "unknown field" if err["type"] == "extra_forbidden" else msg) from None
+
+
+def _find_duplicate(model: FeedsFile) -> tuple[tuple[Any, ...], tuple[Any, ...], str] | None:
+    """(location, location of the first, what) of the first topic id or feed source given twice."""
+    topics: dict[str, int] = {}
+    for i, t in enumerate(model.topics):
+        if t.id in topics:
+            return ("topics", i, "id"), ("topics", topics[t.id]), f"topic id {t.id!r}"
+        topics[t.id] = i
+    feeds: dict[str, int] = {}
+    for i, f in enumerate(model.feeds):
+        key = f.source.casefold() if f.telegram else f.source  # channel usernames ignore case
+        if key in feeds:
+            field_name, value = ("telegram", f"@{f.telegram}") if f.telegram else ("url", f.source)
+            return ("feeds", i, field_name), ("feeds", feeds[key]), value
+        feeds[key] = i
+    return None
 
 
 def _to_config(model: FeedsFile, path: Path, web_url: str) -> Config:
     feeds: list[FeedConfig] = []
-    sources: set[str] = set()
-    for i, f in enumerate(model.feeds):
+    for f in model.feeds:
         if f.telegram:
-            source, url, kind = f"tg:{f.telegram}", f"{web_url.rstrip('/')}/s/{f.telegram}", "telegram"
+            url, kind = f"{web_url.rstrip('/')}/s/{f.telegram}", "telegram"
         else:
-            assert f.url is not None
-            source, url, kind = f.url, f.url, "rss"
-        if source in sources:
-            raise ConfigError(f"{path.name}: feeds[{i}]: {source} appears twice")
-        sources.add(source)
+            url, kind = f.source, "rss"
         feeds.append(
             FeedConfig(
                 name=f.name or (f"@{f.telegram}" if f.telegram else url),
                 kind=kind,
-                source=source,
+                source=f.source,
                 url=url,
                 interval_s=f.interval or model.settings.interval,
                 enabled=f.enabled,
@@ -288,48 +270,6 @@ def _to_config(model: FeedsFile, path: Path, web_url: str) -> Config:
         s.pause_after,
         s.max_age,
     )
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's commented containers -> plain dicts and lists (pydantic wants those)."""
-    if isinstance(node, Mapping):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
-def _line_of(data: Any, loc: tuple[Any, ...]) -> int:
-    """1-based line of the deepest node of `loc` that exists in the ruamel tree."""
-    line, node = 1, data
-    for part in loc:
-        lc = getattr(node, "lc", None)
-        try:
-            if isinstance(node, Mapping) and part in node:
-                if lc is not None:
-                    line = lc.key(part)[0] + 1
-                node = node[part]
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                if lc is not None:
-                    line = lc.item(part)[0] + 1
-                node = node[part]
-            else:
-                break
-        except (KeyError, TypeError, AttributeError):
-            break
-    return line
-
-
-def _loc_text(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif str(part).startswith(("function-after", "function-before")):
-            continue
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 
 Every change, from a Telegram admin command or the `feeds` CLI, goes through `edit_feeds_file`:
 1. take an advisory lock (`.feeds.yaml.lock` beside the file), so two writers never lose a change;
-2. read the file from disk, so hand edits made meanwhile are kept, and refuse to touch a file that
-   is already invalid (the error says file:line, and the admin fixes that first);
+2. read the file from disk (strict UTF-8, bounded, like every reader), so hand edits made meanwhile
+   are kept, and refuse to touch a file that is already invalid (the error says file:line, and the
+   admin fixes that first); an empty or missing file may be filled;
 3. change the ruamel tree, then validate the new text exactly as a reload would;
 4. write a temporary file in the same directory, fsync it, rename it over feeds.yaml, fsync the
    directory. A reader (the running bot's watcher) sees the old file or the new one, never half.
@@ -27,6 +28,7 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.tokens import CommentToken
 
 from bot.config import Config, parse_channel, parse_config
+from bot.config_yaml import read_config_text
 from bot.errors import CommandError, ConfigError
 from bot.models import FeedConfig
 
@@ -171,13 +173,8 @@ def edit_feeds_file(path: Path, web_url: str = "https://t.me") -> Iterator[Edit]
     Raises ConfigError when the file on disk is invalid (nothing is written) and CommandError when the
     change would make it invalid (nothing is written either)."""
     with _locked(path):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            text = ""
-        except OSError as e:
-            raise ConfigError(f"config: cannot read {path}: {e.strerror}") from e
-        before = parse_config(text, path, web_url)
+        text = read_config_text(path, missing_ok=True)
+        before = parse_config(text, path, web_url, allow_empty=True)  # the edit is about to fill it
         yaml = round_trip_yaml()
         data = yaml.load(text) if text.strip() else None
         edit = Edit(FeedsDocument(data if data is not None else CommentedMap()), before)

@@ -1,7 +1,7 @@
 """The running bot's config and feed health: feeds.yaml changes applied without a restart.
 
-A reload reads feeds.yaml from disk (the one source of truth; the database keeps only state) and, if
-it validates, applies it: the feeds table follows the list (removed feeds keep their items and hits),
+A reload reads feeds.yaml from disk (the one source of truth; the database keeps only state) with
+the same strict reading as `check` and start-up (bot/config_yaml.py) and, if it validates, applies it: the feeds table follows the list (removed feeds keep their items and hits),
 poll jobs are added, removed or re-timed, a changed set of topics gets a new parser pool (its
 workers hold the compiled topics), and the topic catalog and the console chat follow. An invalid file
 is not applied: the running config stays, and the error (file:line: what) is logged and sent to the
@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.config import Config, parse_config, text_digest
+from bot.config_yaml import read_config_text
 from bot.delivery.outbox import Notify
 from bot.delivery.render import esc, split_message
 from bot.errors import ConfigError
@@ -65,16 +66,15 @@ class LiveConfig(FileConfig):
         async with self._lock:
             path = self.rt.config.path
             try:
-                raw = await asyncio.to_thread(path.read_bytes)
-            except OSError as e:
-                await self._refuse(f"config: cannot read {path}: {e.strerror}")
+                text = await asyncio.to_thread(read_config_text, path)
+            except ConfigError as e:  # unreadable, or not UTF-8: refused like any invalid file
+                await self._refuse(str(e))
                 return False
-            text = raw.decode("utf-8", errors="replace")
             digest = text_digest(text)
             if digest == self.applied_hash and not force:
                 return True
             try:
-                config = parse_config(text, path, self.rt.settings.web_url)
+                config = await asyncio.to_thread(parse_config, text, path, self.rt.settings.web_url)
             except ConfigError as e:
                 await self._refuse(str(e))
                 return False

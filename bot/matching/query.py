@@ -11,7 +11,9 @@
     title:rutte  feed:reuters   restrict a term to the title or to feeds whose name matches
 
 Precedence: NOT binds tighter than NEAR, NEAR tighter than AND, AND tighter than OR.
-A query needs at least one term that is not negated.
+A query needs at least one term that is not negated. Bounds, so that no query can exhaust the
+parser or the matcher: at most MAX_QUERY_LENGTH characters, and at most MAX_DEPTH levels of
+parentheses and NOT/- together.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from bot.matching.normalize import is_hangul
 from bot.matching.normalize import words as split_words
 
 FIELDS = ("title", "text", "feed")
+MAX_QUERY_LENGTH = 4000
+MAX_DEPTH = 50
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,7 @@ class _Parser:
         self.query = query
         self.toks = _lex(query)
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> _Tok | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -183,21 +188,26 @@ class _Parser:
         tok = self.peek()
         if tok is None:
             raise QueryError("the query ends where a term was expected", self.query, len(self.query))
-        if tok.kind in ("minus", "not"):
+        if tok.kind in ("minus", "not", "lpar"):
             self.take()
-            return Not(self.parse_unary())
-        if tok.kind == "lpar":
-            self.take()
-            node = self.parse_or()
-            close = self.peek()
-            if close is None or close.kind != "rpar":
-                raise QueryError("missing ')'", self.query, tok.pos)
-            self.take()
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QueryError(f"too deeply nested (more than {MAX_DEPTH} levels)", self.query, tok.pos)
+            node = Not(self.parse_unary()) if tok.kind != "lpar" else self.parse_group(tok)
+            self.depth -= 1
             return node
         if tok.kind == "term":
             self.take()
             return self.make_term(tok)
         raise QueryError(f"unexpected {tok.text!r}", self.query, tok.pos)
+
+    def parse_group(self, opening: _Tok) -> Node:
+        node = self.parse_or()
+        close = self.peek()
+        if close is None or close.kind != "rpar":
+            raise QueryError("missing ')'", self.query, opening.pos)
+        self.take()
+        return node
 
     def make_term(self, tok: _Tok) -> Term:
         text, field = tok.text, None
@@ -218,6 +228,8 @@ class _Parser:
 
 def parse_query(query: str) -> Node:
     """Parse a query; raise QueryError pointing at the problem."""
+    if len(query) > MAX_QUERY_LENGTH:
+        raise QueryError(f"the query is {len(query)} characters long; the most is {MAX_QUERY_LENGTH}")
     node = _Parser(query).parse()
     if not has_positive_term(node):
         raise QueryError("a query needs at least one term that is not excluded", query, 0)
