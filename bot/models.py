@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -57,6 +58,17 @@ class ParsedFeed:
     error: str | None = None
     older_cursor: str | None = None  # channel pages: the `before` id of the next older page
     matches: dict[str, list[Match]] = field(default_factory=dict)  # item key -> topics it matched
+    terms: dict[str, tuple[str, str]] = field(default_factory=dict)  # item key -> (clustering terms, language)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A recent story an item may join: its terms and when it was last reported."""
+
+    story_id: int
+    terms: Mapping[str, float]
+    last_at: datetime | None
+    same_feed: bool = False
 
 
 @dataclass(frozen=True)

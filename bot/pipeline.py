@@ -12,17 +12,18 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
+from bot.clustering import StoryRules
 from bot.errors import FetchError, HTTPStatusError, ParseError
-from bot.models import FeedConfig, FetchResult, Hit, Item, ParsedFeed
+from bot.models import FeedConfig, FetchResult, Hit, ParsedFeed, Topic
 from bot.schedule_rules import next_poll_at
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
 from bot.sources.tchannel import older_page_cursor
-from bot.stories import CLUSTER_WINDOW, choose_story, decode_signature, encode_signature, signature
 from storage.db import AsyncDB, utcnow
 from storage.feeds import get_feed_state, record_error, record_not_modified
-from storage.items import PollUpdate, filter_new_items, newest_post_number, save_poll
+from storage.items import NewItem, PollUpdate, newest_post_number, save_poll, sort_items
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int) -> PollOut
 async def _catch_up(ctx: PollContext, feed: FeedConfig, feed_id: int, page: ParsedFeed) -> ParsedFeed:
     """Page back through a channel (?before=<id>) until the posts reach what is stored, or the bound."""
     newest = await ctx.db.run(newest_post_number, feed_id)
-    items, pages, matches = list(page.items), 0, dict(page.matches)
+    items, pages, matches, terms = list(page.items), 0, dict(page.matches), dict(page.terms)
     cursor = older_page_cursor(page, newest)
     base = feed.url.split("?", 1)[0]
     while cursor and pages < ctx.max_catch_up_pages:
@@ -96,45 +97,42 @@ async def _catch_up(ctx: PollContext, feed: FeedConfig, feed_id: int, page: Pars
             res = await ctx.fetcher.fetch(f"{base}?before={cursor}")
             older = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name)
         except (FetchError, ParseError) as e:
-            return ParsedFeed(items, page.title, f"tchannel: catch-up stopped at before={cursor}: {e}", matches=matches)
+            return ParsedFeed(
+                items, page.title, f"tchannel: catch-up stopped at before={cursor}: {e}", matches=matches, terms=terms
+            )
         items.extend(older.items)
         matches.update(older.matches)
+        terms.update(older.terms)
         pages += 1
         cursor = older_page_cursor(older, newest)
     note = None
     if cursor:
         note = f"tchannel: gap: posts before {cursor} not read (stopped after {pages} older pages)"
         log.warning("channel catch-up bound reached feed=%s url=%s: %s", feed.name, feed.url, note)
-    return ParsedFeed(items, page.title, note or page.error, matches=matches)
+    return ParsedFeed(items, page.title, note or page.error, matches=matches, terms=terms)
 
 
-class _StoryClusterer:
-    """bot.stories' near-duplicate rules, in the shape storage asks for."""
-
-    window = CLUSTER_WINDOW
-
-    def signature(self, item: Item) -> str:
-        """Signature of the title and lead."""
-        return encode_signature(signature(item.title, item.text))
-
-    def choose(self, sig: str, candidates: list[tuple[int, str | None]]) -> int | None:
-        """The most similar recent story, if similar enough."""
-        return choose_story(decode_signature(sig), [(sid, decode_signature(s)) for sid, s in candidates])
-
-
-STORY_CLUSTERER = _StoryClusterer()
+@lru_cache(maxsize=4)
+def _story_rules(topics: tuple[Topic, ...]) -> StoryRules:
+    """Clustering rules for one set of topics (a reload brings a new set)."""
+    return StoryRules(topics)
 
 
 async def _store(
     ctx: PollContext, feed: FeedConfig, feed_id: int, res: FetchResult, parsed: ParsedFeed, body_hash: str | None
 ) -> PollOutcome:
-    new = await ctx.db.run(filter_new_items, feed_id, parsed.items)
-    entries = [(item, parsed.matches.get(item.key, []), None) for item in new]
+    new, changed = await ctx.db.run(sort_items, feed_id, parsed.items)
+    changed_keys = {item.key for item in changed}
+    entries = [
+        NewItem(item, parsed.matches.get(item.key, []), *parsed.terms.get(item.key, ("", "")), changed=item.key in changed_keys)
+        for item in new + changed
+    ]
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, 0)
     update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, nxt, res.permanent_url, parsed.error)
     send_since = now - timedelta(seconds=ctx.max_age_s) if ctx.max_age_s else None
-    hits = await ctx.db.run(save_poll, feed_id, update, entries, now, STORY_CLUSTERER, send_since)
+    rules = _story_rules(ctx.parser.topics)
+    hits = await ctx.db.run(save_poll, feed_id, update, entries, now, rules, send_since)
     if res.permanent_url:
         log.info("feed moved permanently feed=%s from=%s to=%s", feed.name, feed.url, res.permanent_url)
     if parsed.error:

@@ -1,32 +1,18 @@
-"""Story identity (pure): canonical URLs, and near-duplicate clustering of items into stories.
+"""Story identity by address (pure): canonical URLs and content hashes.
 
-Rules, in order:
-1. A URL is canonical once its scheme and host are lower case, the default port, the fragment and the
-   tracking parameters (utm_*, mtm_*, fbclid, gclid, ...) are gone and the remaining query parameters
-   are sorted. Two items with the same canonical URL are the same story, whatever feed they came from.
-2. Otherwise an item joins the most similar story of the last 48 hours that shares one of its topics,
-   when the similarity of their signatures reaches CLUSTER_THRESHOLD. A signature is the set of word
-   keys (each word and its forms without an inflection ending, see morphology) of the title and the
-   lead's first 40 words, without short words and numbers; the
-   similarity is the overlap coefficient |A & B| / min(|A|, |B|), which forgives a short rewrite of a
-   long lead; a signature of fewer than MIN_SIGNATURE keys (a bare headline) never joins a story. The threshold was set on tests/data/eval_headlines.tsv (see tests/test_eval.py).
-3. Otherwise the item opens a new story.
+A URL is canonical once its scheme and host are lower case, the default port, the fragment and the
+tracking parameters (utm_*, mtm_*, fbclid, gclid, ...) are gone and the remaining query parameters are
+sorted. Two items with the same canonical article URL are one story, whatever feed they came from; so
+are a Telegram post and the post it forwards or links. A site's home page is no article URL: some feeds
+give it as every item's link. Items with no such tie are joined by their content (`bot.clustering`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from bot.matching.morphology import token_keys
-from bot.matching.normalize import is_hangul, tokenize
-
-CLUSTER_WINDOW = timedelta(hours=48)
-CLUSTER_THRESHOLD = 0.6
-LEAD_WORDS = 40
-MIN_SIGNATURE = 6  # fewer keys than this (a bare headline) is too little to call two items one story
+from bot.matching.normalize import tokenize
 
 TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "at_", "itm_", "ga_", "hsa_")
 TRACKING_PARAMS = frozenset(
@@ -93,46 +79,20 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit(("https", host, path, urlencode(query), ""))
 
 
+def story_url(url: str | None) -> str | None:
+    """The canonical URL when it can name one article: a site's home page (some feeds give it as
+    every item's link) names none."""
+    canonical = canonical_url(url)
+    if canonical is None:
+        return None
+    parts = urlsplit(canonical)
+    if parts.hostname in ("t.me", "telegram.me"):  # a post: t.me/<channel>/<n>, t.me/s/<channel>/<n>?single
+        path = parts.path.removeprefix("/s/").strip("/")
+        return f"https://t.me/{path}" if path.count("/") == 1 else None
+    return canonical if parts.path not in ("", "/") or parts.query else None
+
+
 def content_hash(*parts: str) -> str:
     """A short, stable hash of normalised words (items with no guid and no link)."""
     words = " ".join(tokenize(" ".join(parts)))
     return hashlib.sha1(words.encode("utf-8")).hexdigest()[:20]
-
-
-def signature(title: str, text: str) -> frozenset[str]:
-    """The word stems that identify an item's content (title and the lead's first words)."""
-    words = tokenize(title) + tokenize(text)[:LEAD_WORDS]
-    stems: set[str] = set()
-    for w in words:
-        if len(w) >= (2 if is_hangul(w) else 4) and not w.isdigit():
-            stems.update(token_keys(w))
-    return frozenset(stems)
-
-
-def similarity(a: frozenset[str], b: frozenset[str]) -> float:
-    """Overlap coefficient of two signatures (0 when either is too small to judge)."""
-    if len(a) < MIN_SIGNATURE or len(b) < MIN_SIGNATURE:
-        return 0.0
-    return len(a & b) / min(len(a), len(b))
-
-
-def choose_story(
-    sig: frozenset[str], candidates: Iterable[tuple[int, frozenset[str]]], threshold: float = CLUSTER_THRESHOLD
-) -> int | None:
-    """The id of the most similar candidate story at or above the threshold, or None."""
-    best, best_score = None, threshold
-    for story_id, other in candidates:
-        score = similarity(sig, other)
-        if score >= best_score:
-            best, best_score = story_id, score
-    return best
-
-
-def encode_signature(sig: frozenset[str]) -> str:
-    """A signature as stored (space-separated, sorted)."""
-    return " ".join(sorted(sig))
-
-
-def decode_signature(text: str | None) -> frozenset[str]:
-    """A stored signature back to a set."""
-    return frozenset(text.split()) if text else frozenset()

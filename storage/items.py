@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import datetime
 
 import sqlite_utils
 
 from bot.models import Hit, Item, Match
-from bot.stories import canonical_url
+from bot.stories import canonical_url, story_url
 from storage.db import chunks, from_iso, iso
 from storage.outbox import enqueue_story
+from storage.stories import Clusterer, DocumentFrequencies, attach_item, create_story, linked_story, recent_candidates
 
 
 @dataclass(frozen=True)
@@ -38,75 +38,151 @@ class PollUpdate:
 
 def filter_new_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[Item]) -> list[Item]:
     """The items whose key this feed has not stored yet (first of any duplicate keys in the batch)."""
-    seen: set[str] = set()
-    unique = []
-    for it in items:
-        if it.key not in seen:
-            seen.add(it.key)
-            unique.append(it)
-    stored: set[str] = set()
+    return sort_items(db, feed_id, items)[0]
+
+
+def sort_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
+    """(items this feed has not stored, stored items whose title or text has changed since)."""
+    unique = list({it.key: it for it in reversed(items)}.values())[::-1]
+    stored: dict[str, tuple[str, str]] = {}
     keys = [it.key for it in unique]
     for chunk in chunks(keys):
         marks = ",".join("?" * len(chunk))
-        stored.update(
-            r[0] for r in db.execute(f"SELECT key FROM items WHERE feed_id = ? AND key IN ({marks})", [feed_id, *chunk])
-        )
-    return [it for it in unique if it.key not in stored]
+        rows = db.execute(f"SELECT key, title, text FROM items WHERE feed_id = ? AND key IN ({marks})", [feed_id, *chunk])
+        stored.update((r[0], (r[1], r[2])) for r in rows)
+    new = [it for it in unique if it.key not in stored]
+    changed = [it for it in unique if it.key in stored and stored[it.key] != (it.title, it.text)]
+    return new, changed
 
 
-def _find_story(db: sqlite_utils.Database, canonical: str | None) -> int | None:
-    if canonical is None:
+@dataclass(frozen=True)
+class NewItem:
+    """An item to store with what the workers found: its topics, clustering terms and language."""
+
+    item: Item
+    matches: Sequence[Match] = ()
+    terms: str = ""  # bot.clustering.encode_terms
+    lang: str = ""
+    changed: bool = False  # stored before; its title or text is new
+
+
+def _find_story(db: sqlite_utils.Database, item: Item) -> int | None:
+    """The story of a stored copy of the item (same article URL), or of the post it forwards or links."""
+    canonical = story_url(item.url)
+    if canonical is not None:
+        row = db.execute("SELECT story_id FROM items WHERE canonical_url = ? LIMIT 1", [canonical]).fetchone()
+        if row:
+            return int(row[0])
+    links = [item.extra.get("forwarded_from_url"), *(item.extra.get("links") or [])]  # type: ignore[misc]
+    urls = [u for u in (story_url(str(x)) for x in links if x) if u and u != canonical]
+    return linked_story(db, urls) if urls else None
+
+
+def _cluster(
+    db: sqlite_utils.Database, clusterer: Clusterer, df: DocumentFrequencies, feed_id: int, entry: NewItem, now: datetime
+) -> int | None:
+    """The recent story of the entry's topics that its terms say it reports, if any."""
+    terms = clusterer.decode(entry.terms)
+    candidates = recent_candidates(db, clusterer, [m.topic for m in entry.matches], now - clusterer.window, entry.lang, feed_id)
+    if not candidates or not terms:
         return None
-    row = db.execute("SELECT story_id FROM items WHERE canonical_url = ? LIMIT 1", [canonical]).fetchone()
-    return int(row[0]) if row else None
+    df.load([*terms, *(t for c in candidates for t in c.terms)])
+    return clusterer.choose(terms, now, candidates, df.idf, [m.topic for m in entry.matches])
 
 
-class Clusterer(Protocol):
-    """Chooses an existing story for an item (the rules live in bot.stories)."""
-
-    window: timedelta
-
-    def signature(self, item: Item) -> str:
-        """The item's stored signature."""
-        ...
-
-    def choose(self, signature: str, candidates: list[tuple[int, str | None]]) -> int | None:
-        """A candidate story id for the item, or None for a new story."""
-        ...
-
-
-def _recent_topic_stories(db: sqlite_utils.Database, topics: Sequence[str], since: str) -> list[tuple[int, str | None]]:
-    marks = ",".join("?" * len(topics))
-    rows = db.execute(
-        f"SELECT DISTINCT s.id, s.signature FROM stories s JOIN hits h ON h.story_id = s.id"
-        f" WHERE h.topic IN ({marks}) AND s.first_seen_at >= ?",
-        [*topics, since],
+def _insert_item(db: sqlite_utils.Database, feed_id: int, item: Item, story_id: int, now: str) -> int | None:
+    cur = db.execute(
+        "INSERT OR IGNORE INTO items (feed_id, key, url, canonical_url, title, text, published_at, fetched_at, story_id, extra)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            feed_id,
+            item.key,
+            item.url,
+            canonical_url(item.url),
+            item.title,
+            item.text,
+            iso(item.published_at),
+            now,
+            story_id,
+            json.dumps(item.extra, ensure_ascii=False, default=str) if item.extra else None,
+        ],
     )
-    return [(int(r[0]), r[1]) for r in rows]
+    return int(cur.lastrowid or 0) if cur.rowcount else None
 
 
-def _attach(db: sqlite_utils.Database, story_id: int, feed_id: int, now: str) -> None:
-    same_feed = db.execute("SELECT 1 FROM items WHERE story_id = ? AND feed_id = ? LIMIT 1", [story_id, feed_id]).fetchone()
-    db.execute(
-        "UPDATE stories SET n_items = n_items + 1, n_feeds = n_feeds + ?, last_seen_at = ? WHERE id = ?",
-        [0 if same_feed else 1, now, story_id],
-    )
+def _store_entry(
+    db: sqlite_utils.Database,
+    feed_id: int,
+    entry: NewItem,
+    now: datetime,
+    clusterer: Clusterer | None,
+    df: DocumentFrequencies | None,
+) -> tuple[int, int] | None:
+    """Write one new item into its story; (item id, story id), or None when another process stored it first."""
+    now_s = iso(now) or ""
+    item = entry.item
+    story_id = _find_story(db, item)
+    if story_id is None and clusterer is not None and df is not None and entry.matches:
+        story_id = _cluster(db, clusterer, df, feed_id, entry, now)
+    created = story_id is None
+    if story_id is None:
+        story_id = create_story(db, item, canonical_url(item.url), now_s, entry.terms, entry.lang)
+    item_id = _insert_item(db, feed_id, item, story_id, now_s)
+    if item_id is None:
+        if created:
+            db.execute("DELETE FROM stories WHERE id = ?", [story_id])
+        return None
+    if not created:
+        attach_item(db, clusterer.decode(entry.terms) if clusterer else {}, story_id, feed_id, item_id, now_s, clusterer)
+    return item_id, story_id
+
+
+def _restore_changed(
+    db: sqlite_utils.Database,
+    feed_id: int,
+    entry: NewItem,
+    now: datetime,
+    clusterer: Clusterer | None,
+    df: DocumentFrequencies | None,
+) -> tuple[int, int] | None:
+    """Keep a stored item's new title and text; an item that had no topic before may join a story now."""
+    item = entry.item
+    row = db.execute("SELECT id, story_id FROM items WHERE feed_id = ? AND key = ?", [feed_id, item.key]).fetchone()
+    if row is None:
+        return None
+    item_id, story_id = int(row[0]), int(row[1])
+    db.execute("UPDATE items SET title = ?, text = ? WHERE id = ?", [item.title, item.text, item_id])
+    alone = db.execute(
+        "SELECT n_items = 1 AND NOT EXISTS(SELECT 1 FROM hits WHERE story_id = s.id) FROM stories s WHERE id = ?", [story_id]
+    ).fetchone()
+    if entry.matches and clusterer is not None and df is not None and alone and alone[0]:
+        db.execute(
+            "UPDATE stories SET title = ?, signature = ?, lang = ? WHERE id = ?", [item.title, entry.terms, entry.lang, story_id]
+        )
+        better = _cluster(db, clusterer, df, feed_id, entry, now)
+        if better is not None and better != story_id:
+            db.execute("UPDATE items SET story_id = ? WHERE id = ?", [better, item_id])
+            db.execute("DELETE FROM stories WHERE id = ?", [story_id])
+            attach_item(db, clusterer.decode(entry.terms), better, feed_id, item_id, iso(now) or "", clusterer)
+            story_id = better
+    return item_id, story_id
 
 
 def save_poll(
     db: sqlite_utils.Database,
     feed_id: int,
     update: PollUpdate,
-    entries: Sequence[tuple[Item, Sequence[Match], int | None]],
+    entries: Sequence[NewItem],
     now: datetime,
     clusterer: Clusterer | None = None,
     send_since: datetime | None = None,
 ) -> list[Hit]:
-    """Store new items (each with its matches and an optional story id chosen by clustering), their
-    stories and hits, and the feed's state, atomically. Return the hits that are new.
+    """Store new items with their stories and hits, changed items' new text and any hits it brings,
+    and the feed's state, atomically. Return the hits that are new.
 
-    With a clusterer, an item that matched topics and has no story by URL joins the story the
-    clusterer chooses among the stories of the last 48 hours with a hit on one of its topics.
+    An item joins the story of a stored copy (same article URL) or of the post it forwards or links;
+    otherwise, with a clusterer, an item that matched topics joins the recent story of those topics
+    that the clusterer chooses; otherwise it opens a story. A story gets at most one hit per topic.
 
     A new hit is queued for delivery in the same transaction, unless the item says it was published
     before `send_since` (a feed's backlog, or a republished archive): that one is kept, not sent."""
@@ -114,62 +190,30 @@ def save_poll(
     feed_name = db.execute("SELECT name FROM feeds WHERE id = ?", [feed_id]).fetchone()[0]
     hits: list[Hit] = []
     with db.conn:
-        for item, matches, clustered_story in entries:
-            canonical = canonical_url(item.url)
-            story_id = _find_story(db, canonical) or clustered_story
-            sig = clusterer.signature(item) if clusterer and matches else None
-            if story_id is None and clusterer is not None and matches:
-                since = iso(now - clusterer.window)
-                story_id = clusterer.choose(sig or "", _recent_topic_stories(db, [m.topic for m in matches], since or ""))
-            if story_id is None:
-                cur = db.execute(
-                    "INSERT INTO stories (title, url, canonical_url, first_seen_at, last_seen_at, published_at, n_items, n_feeds, signature)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?)",
-                    [item.title, item.url, canonical, now_s, now_s, iso(item.published_at), sig],
-                )
-                story_id = int(cur.lastrowid or 0)
-            else:
-                _attach(db, story_id, feed_id, now_s)
-            cur = db.execute(
-                "INSERT OR IGNORE INTO items (feed_id, key, url, canonical_url, title, text, published_at, fetched_at, story_id, extra)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    feed_id,
-                    item.key,
-                    item.url,
-                    canonical,
-                    item.title,
-                    item.text,
-                    iso(item.published_at),
-                    now_s,
-                    story_id,
-                    json.dumps(item.extra, ensure_ascii=False, default=str) if item.extra else None,
-                ],
-            )
-            if not cur.rowcount:
+        df = DocumentFrequencies(db) if clusterer is not None else None
+        for entry in entries:
+            if df is not None and not entry.changed and clusterer is not None:
+                df.add(clusterer.decode(entry.terms))
+            stored = (_restore_changed if entry.changed else _store_entry)(db, feed_id, entry, now, clusterer, df)
+            if stored is None:
                 continue
-            item_id = int(cur.lastrowid or 0)
-            for m in matches:
+            item_id, story_id = stored
+            item = entry.item
+            for m in entry.matches:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO hits (story_id, topic, item_id, matched, created_at) VALUES (?, ?, ?, ?, ?)",
                     [story_id, m.topic, item_id, json.dumps(list(m.terms), ensure_ascii=False), now_s],
                 )
-                if cur.rowcount:
-                    if send_since is None or item.published_at is None or item.published_at >= send_since:
-                        enqueue_story(db, story_id, m.topic, now_s)
-                    hits.append(
-                        Hit(
-                            int(cur.lastrowid or 0),
-                            m.topic,
-                            feed_name,
-                            item.title,
-                            item.url,
-                            item.published_at,
-                            story_id,
-                            m.terms,
-                        )
-                    )
-        _store_update(db, feed_id, update, now_s, bool(entries))
+                if not cur.rowcount:
+                    continue
+                if send_since is None or item.published_at is None or item.published_at >= send_since:
+                    enqueue_story(db, story_id, m.topic, now_s)
+                hits.append(
+                    Hit(int(cur.lastrowid or 0), m.topic, feed_name, item.title, item.url, item.published_at, story_id, m.terms)
+                )
+        if df is not None:
+            df.save()
+        _store_update(db, feed_id, update, now_s, any(not e.changed for e in entries))
     return hits
 
 

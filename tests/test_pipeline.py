@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 import pytest
 import sqlite_utils
 
+from bot.clustering import StoryRules, encode_terms, item_language, item_terms
 from bot.models import FeedConfig, Item, Match, ParsedFeed, Topic
-from bot.pipeline import STORY_CLUSTERER, PollContext, poll_feed
+from bot.pipeline import PollContext, poll_feed
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
 from storage.db import AsyncDB
 from storage.feeds import get_feed_state, sync_feeds
-from storage.items import PollUpdate, count_rows, save_poll
+from storage.items import NewItem, PollUpdate, count_rows, save_poll
 from tests.feedserver import FeedServer, rss
 
 TOPICS = [Topic("peskov", "Peskov", "peskov OR песков*"), Topic("rutte", "Rutte", "rutte")]
@@ -192,6 +193,14 @@ async def test_hits_report_matched_terms(ctx: PollContext, server: FeedServer) -
     assert [(h.topic, h.matched) for h in out.hits] == [("peskov", ("песков*",))]
 
 
+RULES = StoryRules([Topic("peskov", "Peskov", "peskov OR песков")])
+
+
+def entry(item: Item, matches: list[Match]) -> NewItem:
+    """An item as the parse workers hand it over: with its topics, clustering terms and language."""
+    return NewItem(item, matches, encode_terms(item_terms(item.title, item.text)), item_language(item.title, item.text))
+
+
 def test_rewrites_of_one_report_in_two_feeds_are_one_story_with_one_hit(fresh_db: sqlite_utils.Database) -> None:
     ids = sync_feeds(
         fresh_db,
@@ -221,10 +230,8 @@ def test_rewrites_of_one_report_in_two_feeds_are_one_story_with_one_hit(fresh_db
         "Песков: разговор Путина и Шольца пока не планируется",
         "Пресс-секретарь Кремля Дмитрий Песков заявил, что телефонный разговор Владимира Путина с канцлером Германии Олафом Шольцем пока не планируется.",
     )
-    hits_a = save_poll(fresh_db, ids["https://a.example/f"], update, [(first, peskov, None)], now, STORY_CLUSTERER)
-    hits_b = save_poll(
-        fresh_db, ids["https://b.example/f"], update, [(rewrite, peskov, None), (other, peskov, None)], now, STORY_CLUSTERER
-    )
+    hits_a = save_poll(fresh_db, ids["https://a.example/f"], update, [entry(first, peskov)], now, RULES)
+    hits_b = save_poll(fresh_db, ids["https://b.example/f"], update, [entry(rewrite, peskov), entry(other, peskov)], now, RULES)
     assert len(hits_a) == 1 and [h.title for h in hits_b] == [other.title]
     story = fresh_db.execute("SELECT n_items, n_feeds FROM stories WHERE id = ?", [hits_a[0].story_id]).fetchone()
     assert story == (2, 2)

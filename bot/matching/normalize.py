@@ -36,9 +36,14 @@ def fold(word: str) -> str:
     return "".join(_fold_char(c) if "\u00c0" <= c <= "\u024f" or "\u1e00" <= c <= "\u1eff" else c for c in word)
 
 
+_SCRIPT_CHANGE = re.compile(r"(?<=[\u4e00-\u9fff])(?=[\uac00-\ud7a3])|(?<=[\uac00-\ud7a3])(?=[\u4e00-\u9fff])")
+
+
 def words(text: str) -> list[str]:
-    """Casefolded word tokens of `text`, accents kept (NFKC, casefold, ё -> е)."""
-    return _TOKEN.findall(unicodedata.normalize("NFKC", text).casefold().replace("ё", "е"))
+    """Casefolded word tokens of `text`, accents kept (NFKC, casefold, ё -> е); a Korean headline's
+    Hanja abbreviation is a word of its own (北파병 = 北 파병)."""
+    text = _SCRIPT_CHANGE.sub(" ", unicodedata.normalize("NFKC", text).casefold().replace("ё", "е"))
+    return _TOKEN.findall(text)
 
 
 def tokenize(text: str) -> list[str]:

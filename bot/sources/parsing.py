@@ -25,6 +25,7 @@ import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
 
+from bot import clustering
 from bot.matching.matcher import Matcher
 from bot.models import ParsedFeed, Topic
 
@@ -82,12 +83,17 @@ def _is_running(pid: int) -> bool:
 
 
 def parse_and_match(kind: str, body: bytes, headers: dict[str, str], url: str, feed_name: str) -> ParsedFeed:
-    """Parse a body and match every item against the worker's topics (matching is CPU bound too)."""
+    """Parse a body, match every item against the worker's topics and take its clustering terms
+    (lemmatising is CPU bound too)."""
     parsed = parse_body(kind, body, headers, url)
     if _matcher is not None:
         for item in parsed.items:
             if item.key not in parsed.matches:
                 parsed.matches[item.key] = _matcher.match(item.title, item.text, feed_name)
+    for item in parsed.items:
+        if item.key not in parsed.terms:
+            terms = clustering.encode_terms(clustering.item_terms(item.title, item.text))
+            parsed.terms[item.key] = (terms, clustering.item_language(item.title, item.text))
     return parsed
 
 

@@ -1,0 +1,153 @@
+"""Stories: the story an item belongs to, and the term statistics clustering weighs evidence by.
+
+The decision itself is pure and lives in `bot.clustering`; this module reads what it needs (recent
+stories of a topic with their terms, document frequencies) and writes what it decided, inside the
+caller's transaction. Document frequencies are kept in `term_df` (the empty term counts items), so
+the rarity of a word is that of the whole store, across restarts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import sqlite_utils
+
+from bot.clustering import PRIOR_DOCS
+from bot.models import Candidate, Item
+from storage.db import chunks, from_iso, iso
+
+Terms = Mapping[str, float]
+
+
+class Clusterer(Protocol):
+    """Chooses the story an item reports (the rules live in bot.clustering)."""
+
+    window: timedelta
+
+    def choose(
+        self,
+        terms: Terms,
+        at: datetime | None,
+        candidates: Sequence[Candidate],
+        idf: Callable[[str], float],
+        topics: Sequence[str],
+    ) -> int | None:
+        """A candidate story id for the item, or None for a new story."""
+        ...
+
+    def decode(self, text: str | None) -> dict[str, float]:
+        """Stored terms back to counts."""
+        ...
+
+    def encode(self, terms: Terms) -> str:
+        """Terms as stored."""
+        ...
+
+
+class DocumentFrequencies:
+    """Term rarity read lazily from `term_df`, plus this transaction's own items."""
+
+    def __init__(self, db: sqlite_utils.Database) -> None:
+        self.db = db
+        self._df: dict[str, int] = {}
+        self._added: Counter[str] = Counter()
+        row = db.execute("SELECT df FROM term_df WHERE term = ''").fetchone()
+        self.n_docs = int(row[0]) if row else 0
+        self._new_docs = 0
+
+    def load(self, terms: Iterable[str]) -> None:
+        """Read the frequencies of terms not read yet (one query per 500 terms)."""
+        missing = sorted({t for t in terms if t not in self._df})
+        for chunk in chunks(missing):
+            marks = ",".join("?" * len(chunk))
+            found = dict(self.db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", list(chunk)).fetchall())
+            for t in chunk:
+                self._df[t] = int(found.get(t, 0))
+
+    def add(self, terms: Iterable[str]) -> None:
+        """Count one more stored item with these terms."""
+        self._new_docs += 1
+        self._added.update(set(terms))
+
+    def idf(self, term: str) -> float:
+        """Smoothed inverse document frequency over every stored item (see bot.clustering.Vocabulary)."""
+        df = self._df.get(term, 0) + self._added.get(term, 0)
+        return math.log((self.n_docs + self._new_docs + PRIOR_DOCS) / (df + 0.5))
+
+    def save(self) -> None:
+        """Write this transaction's counts (inside the caller's transaction)."""
+        if not self._new_docs:
+            return
+        rows = [("", self._new_docs), *self._added.items()]
+        self.db.conn.executemany(
+            "INSERT INTO term_df (term, df) VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df", rows
+        )
+        self.n_docs += self._new_docs
+        for t, n in self._added.items():
+            if t in self._df:
+                self._df[t] += n
+        self._new_docs, self._added = 0, Counter()
+
+
+def linked_story(db: sqlite_utils.Database, urls: Sequence[str]) -> int | None:
+    """The story of a stored item whose canonical URL is one of `urls` (a forward, a link)."""
+    for chunk in chunks(list(urls)):
+        marks = ",".join("?" * len(chunk))
+        row = db.execute(f"SELECT story_id FROM items WHERE canonical_url IN ({marks}) LIMIT 1", list(chunk)).fetchone()
+        if row:
+            return int(row[0])
+    return None
+
+
+def recent_candidates(
+    db: sqlite_utils.Database,
+    clusterer: Clusterer,
+    topics: Sequence[str],
+    since: datetime,
+    lang: str,
+    feed_id: int,
+) -> list[Candidate]:
+    """Stories of these topics seen since `since`, in the item's language, with their terms."""
+    marks = ",".join("?" * len(topics))
+    rows = db.execute(
+        f"SELECT s.id, s.signature, s.last_seen_at,"
+        f" EXISTS(SELECT 1 FROM items i WHERE i.story_id = s.id AND i.feed_id = ?)"
+        f" FROM stories s WHERE s.id IN (SELECT story_id FROM hits WHERE topic IN ({marks}))"
+        f" AND s.last_seen_at >= ? AND coalesce(s.lang, '') = ?",
+        [feed_id, *topics, iso(since), lang],
+    ).fetchall()
+    return [Candidate(int(r[0]), clusterer.decode(r[1]), from_iso(r[2]), bool(r[3])) for r in rows]
+
+
+def create_story(db: sqlite_utils.Database, item: Item, canonical: str | None, now: str, signature: str, lang: str) -> int:
+    """A new story opened by this item."""
+    cur = db.execute(
+        "INSERT INTO stories (title, url, canonical_url, first_seen_at, last_seen_at, published_at, n_items, n_feeds,"
+        " signature, lang) VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?, ?)",
+        [item.title, item.url, canonical, now, now, iso(item.published_at), signature, lang],
+    )
+    return int(cur.lastrowid or 0)
+
+
+def attach_item(
+    db: sqlite_utils.Database, terms: Terms, story_id: int, feed_id: int, item_id: int, now: str, clusterer: Clusterer | None
+) -> None:
+    """Count a newly written item into its story and grow the story's terms."""
+    row = db.execute(
+        "SELECT signature, EXISTS(SELECT 1 FROM items WHERE story_id = ? AND feed_id = ? AND id != ?) FROM stories WHERE id = ?",
+        [story_id, feed_id, item_id, story_id],
+    ).fetchone()
+    signature = row[0] if row else None
+    if terms and clusterer is not None:
+        merged = dict(clusterer.decode(signature))
+        for t, c in terms.items():
+            merged[t] = merged.get(t, 0.0) + c
+        signature = clusterer.encode(merged)
+    db.execute(
+        "UPDATE stories SET n_items = n_items + 1, n_feeds = n_feeds + ?, last_seen_at = ?, signature = ? WHERE id = ?",
+        [0 if row and row[1] else 1, now, signature, story_id],
+    )

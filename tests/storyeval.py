@@ -1,0 +1,112 @@
+"""Story clustering measured on real reports: stream items in time order through bot.clustering and
+score the stories against the events people labelled (BCubed precision, recall and F1).
+
+Sets: ../shared/corpus/stories/events.tsv (read in place, English and Russian) and
+tests/data/stories_fr_uk_ko.tsv (French, Ukrainian, Korean, with cross-language events), both with
+the columns item_id, event_id, lang, outlet, published, title, lead, url, source.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot import clustering
+from bot.stories import story_url
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_EVENTS = ROOT.parent / "shared" / "corpus" / "stories" / "events.tsv"
+OWN_EVENTS = Path(__file__).parent / "data" / "stories_fr_uk_ko.tsv"
+
+
+@dataclass(frozen=True)
+class Report:
+    item_id: str
+    event: str
+    lang: str
+    outlet: str
+    at: datetime | None
+    title: str
+    lead: str
+    url: str
+
+
+def parse_when(text: str) -> datetime | None:
+    """'2020-05-27 02:07 UTC', '2025-08-04' or '2025-08-04 00:00 (first seen ...)' -> UTC datetime."""
+    for fmt, size in (("%Y-%m-%d %H:%M", 16), ("%Y-%m-%d", 10)):
+        try:
+            return datetime.strptime(text.strip()[:size], fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def load_reports(path: Path) -> list[Report]:
+    """The rows of one labelled set."""
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [
+        Report(r["item_id"], r["event_id"], r["lang"], r["outlet"], parse_when(r["published"]), r["title"], r["lead"], r["url"])
+        for r in rows
+    ]
+
+
+def cluster(reports: Sequence[Report], threshold: float = clustering.THRESHOLD) -> dict[str, int]:
+    """Story number per item id, items met in time order as a poller would meet them."""
+    order = sorted(reports, key=lambda r: (r.at or datetime.min.replace(tzinfo=UTC), r.item_id))
+    vocab = clustering.Vocabulary()
+    stories: dict[int, tuple[dict[str, float], datetime | None, set[str], str]] = {}  # terms, last, outlets, language
+    by_url: dict[str, int] = {}
+    out: dict[str, int] = {}
+    for r in order:
+        terms = clustering.item_terms(r.title, r.lead)
+        language = clustering.item_language(r.title, r.lead)
+        vocab.add(terms)
+        url = story_url(r.url)
+        chosen = by_url.get(url) if url else None
+        if chosen is None:
+            candidates = [
+                clustering.Candidate(sid, t, last, r.outlet in outlets)
+                for sid, (t, last, outlets, lang) in stories.items()
+                if lang == language and _recent(r.at, last)
+            ]
+            chosen = clustering.choose_story(terms, r.at, candidates, vocab.idf, threshold=threshold)
+        if chosen is None:
+            chosen = len(stories)
+            stories[chosen] = (dict(terms), r.at, {r.outlet}, language)
+        else:
+            t, last, outlets, lang = stories[chosen]
+            latest = max((x for x in (last, r.at) if x), default=None)
+            stories[chosen] = (clustering.merge_terms(t, terms), latest, outlets | {r.outlet}, lang)
+        if url:
+            by_url[url] = chosen
+        out[r.item_id] = chosen
+    return out
+
+
+def _recent(at: datetime | None, last: datetime | None) -> bool:
+    return at is None or last is None or abs(at - last) <= clustering.CLUSTER_WINDOW
+
+
+def bcubed(reports: Iterable[Report], assigned: dict[str, int]) -> tuple[float, float, float]:
+    """BCubed precision, recall and F1 of an assignment against the labelled events."""
+    rows = list(reports)
+    by_event: dict[str, set[str]] = defaultdict(set)
+    by_story: dict[int, set[str]] = defaultdict(set)
+    for r in rows:
+        by_event[r.event].add(r.item_id)
+        by_story[assigned[r.item_id]].add(r.item_id)
+    event_of = {r.item_id: r.event for r in rows}
+    p = r_ = 0.0
+    for item in rows:
+        story = by_story[assigned[item.item_id]]
+        event = by_event[item.event]
+        correct = sum(1 for other in story if event_of[other] == item.event)
+        p += correct / len(story)
+        r_ += correct / len(event)
+    precision, recall = p / len(rows), r_ / len(rows)
+    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0

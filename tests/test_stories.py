@@ -1,0 +1,154 @@
+"""Stories in the store: URL and forward ties, event clustering, changed items matched again.
+
+Real SQLite files, the real feed server and parser; items are real reports where the point is the
+wording (sources named beside them)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlite_utils
+
+from bot.clustering import StoryRules, encode_terms, item_language, item_terms
+from bot.models import FeedConfig, Item, Match, Topic
+from bot.pipeline import PollContext, poll_feed
+from bot.sources.fetcher import Fetcher
+from bot.sources.parsing import ParserPool
+from bot.stories import story_url
+from storage.db import AsyncDB
+from storage.feeds import sync_feeds
+from storage.items import NewItem, PollUpdate, save_poll
+from tests.feedserver import FeedServer, rss
+
+NOW = datetime(2025, 11, 28, 12, tzinfo=UTC)
+TOPICS = (Topic("war", "War", "украин* OR войск*"), Topic("rutte", "Rutte", "rutte OR рютте"))
+RULES = StoryRules(TOPICS)
+
+
+def entry(item: Item, *topics: str) -> NewItem:
+    """An item as the parse workers hand it over."""
+    matches = [Match(t, (t,)) for t in topics]
+    return NewItem(item, matches, encode_terms(item_terms(item.title, item.text)), item_language(item.title, item.text))
+
+
+@pytest.fixture
+def feeds(fresh_db: sqlite_utils.Database) -> list[int]:
+    configs = [FeedConfig(f"F{i}", "rss", f"https://f{i}.example/rss", f"https://f{i}.example/rss", 600) for i in range(4)]
+    ids = sync_feeds(fresh_db, configs)
+    return [ids[c.url] for c in configs]
+
+
+def save(db: sqlite_utils.Database, feed_id: int, *entries: NewItem, at: datetime = NOW) -> list[int]:
+    hits = save_poll(db, feed_id, PollUpdate(200, None, None, None, at), list(entries), at, RULES)
+    return [h.story_id for h in hits]
+
+
+def story_of(db: sqlite_utils.Database, feed_id: int, key: str) -> int:
+    return int(db.execute("SELECT story_id FROM items WHERE feed_id = ? AND key = ?", [feed_id, key]).fetchone()[0])
+
+
+def test_a_site_home_page_link_ties_no_items(fresh_db: sqlite_utils.Database, feeds: list[int]) -> None:
+    assert story_url("https://meduza.io/") is None and story_url("https://meduza.io/news/1") == "https://meduza.io/news/1"
+    a = Item("1", "https://meduza.io/", "Умер модельер Джорджо Армани", "Ему был 91 год.")
+    b = Item("2", "https://meduza.io/", "Apple показала новый смартфон iPhone Air", "Самый тонкий iPhone.")
+    save(fresh_db, feeds[0], entry(a), entry(b))
+    assert story_of(fresh_db, feeds[0], "1") != story_of(fresh_db, feeds[0], "2")
+
+
+def test_a_short_headline_does_not_join_a_long_lead_that_contains_its_words(
+    fresh_db: sqlite_utils.Database, feeds: list[int]
+) -> None:
+    # Both from Russian-language outlets' feeds (the merge seen there: one alert never went out).
+    long = Item(
+        "1",
+        "https://a.example/1",
+        "Вся Константиновка в серой зоне",
+        "Российские войска продвигаются в Донецкой области Украины; удары по трём областям, по данным "
+        "аналитиков, затронули АЗС и энергетику, а город Константиновка оказался почти полностью в серой зоне.",
+    )
+    short = Item("2", "https://b.example/2", "Российские войска ударили по АЗС в трёх областях Украины", "")
+    first = save(fresh_db, feeds[0], entry(long, "war"))
+    second = save(fresh_db, feeds[1], entry(short, "war"))
+    assert len(first) == 1 and len(second) == 1 and first != second
+
+
+def test_daily_digests_of_one_outlet_stay_apart(fresh_db: sqlite_utils.Database, feeds: list[int]) -> None:
+    day1 = Item(
+        "d1", "https://h.example/d/1", "Главное к утру: Рютте, удары по Украине и переговоры", "Коротко о главном за ночь."
+    )
+    day2 = Item("d2", "https://h.example/d/2", "Главное к утру: удары по Украине, Рютте и санкции", "Коротко о главном за ночь.")
+    save(fresh_db, feeds[0], entry(day1, "war", "rutte"))
+    save(fresh_db, feeds[0], entry(day2, "war", "rutte"), at=NOW + timedelta(days=1))
+    assert story_of(fresh_db, feeds[0], "d1") != story_of(fresh_db, feeds[0], "d2")
+
+
+def test_rewrites_by_other_outlets_join_one_story_with_one_hit(fresh_db: sqlite_utils.Database, feeds: list[int]) -> None:
+    # Three outlets' own wording of one statement (en-2020-05-27 Pompeo on Hong Kong, events.tsv).
+    reports = [
+        ("Pompeo says Hong Kong is no longer autonomous from China, jeopardizing billions in trade", "cnn"),
+        ("Hong Kong is no longer autonomous from China, Pompeo says", "smh"),
+        ("Pompeo Says Hong Kong No Longer Has Autonomy Under China", "nytimes"),
+    ]
+    topics = (Topic("hk", "Hong Kong", '"hong kong"'),)
+    rules = StoryRules(topics)
+    stories = set()
+    for i, (title, outlet) in enumerate(reports):
+        item = Item(str(i), f"https://{outlet}.example/{i}", title, "")
+        e = NewItem(item, [Match("hk", ('"hong kong"',))], encode_terms(item_terms(title, "")), "en")
+        save_poll(fresh_db, feeds[i], PollUpdate(200, None, None, None, NOW), [e], NOW, rules)
+        stories.add(story_of(fresh_db, feeds[i], str(i)))
+    assert len(stories) == 1
+    assert fresh_db.execute("SELECT count(*) FROM hits").fetchone()[0] == 1
+    assert fresh_db.execute("SELECT n_items, n_feeds FROM stories WHERE id = ?", [stories.pop()]).fetchone() == (3, 3)
+
+
+def test_a_forwarded_post_joins_the_story_of_the_post_it_forwards(fresh_db: sqlite_utils.Database, feeds: list[int]) -> None:
+    original = Item("chan_a/10", "https://t.me/chan_a/10", "Рютте прибыл в Киев", "Генсек НАТО Марк Рютте прибыл в Киев.")
+    forward = Item(
+        "chan_b/77",
+        "https://t.me/chan_b/77",
+        "Срочно",
+        "Внимание!",
+        extra={"forwarded_from": "A", "forwarded_from_url": "https://t.me/chan_a/10"},
+    )
+    linking = Item(
+        "chan_c/5", "https://t.me/chan_c/5", "Подробности", "Читайте", extra={"links": ["https://t.me/chan_a/10?single"]}
+    )
+    first = save(fresh_db, feeds[0], entry(original, "rutte"))
+    again = save(fresh_db, feeds[1], entry(forward, "rutte")) + save(fresh_db, feeds[2], entry(linking, "rutte"))
+    assert len(first) == 1 and again == []  # no second hit: one story
+    assert story_of(fresh_db, feeds[1], "chan_b/77") == story_of(fresh_db, feeds[2], "chan_c/5") == first[0]
+
+
+def test_stories_rows_exist_only_with_their_items(fresh_db: sqlite_utils.Database, feeds: list[int]) -> None:
+    item = Item("1", "https://a.example/1", "Рютте в Киеве", "")
+    save(fresh_db, feeds[0], entry(item, "rutte"))
+    save(fresh_db, feeds[0], entry(item, "rutte"))  # a second process that stored it meanwhile
+    orphans = fresh_db.execute("SELECT count(*) FROM stories WHERE id NOT IN (SELECT story_id FROM items)").fetchone()[0]
+    assert orphans == 0
+
+
+@pytest.fixture
+async def ctx(fresh_db: sqlite_utils.Database) -> AsyncIterator[PollContext]:
+    async with Fetcher(allow_private=True, timeout_s=1.0) as fetcher:
+        parser = ParserPool(workers=1, topics=(Topic("rutte", "Rutte", "rutte OR рютте"),))
+        yield PollContext(AsyncDB(fresh_db), fetcher, parser, page_pause_s=0.0)
+        parser.close()
+
+
+async def test_an_item_whose_text_changes_is_matched_again_once(ctx: PollContext, server: FeedServer) -> None:
+    first = {"title": "Заявление НАТО", "guid": "g1", "link": "https://n.example/1", "description": ""}
+    later = {**first, "description": "Генеральный секретарь НАТО Марк Рютте заявил о поддержке Украины."}
+    url = server.set("/f", body=rss([first]))
+    feed = FeedConfig("N", "rss", url, url, 600)
+    fid = (await ctx.db.run(sync_feeds, [feed]))[url]
+    assert (await poll_feed(ctx, feed, fid)).hits == []
+    server.set("/f", body=rss([later]))
+    outcome = await poll_feed(ctx, feed, fid)
+    assert [h.topic for h in outcome.hits] == ["rutte"] and outcome.new_items == 0
+    server.set("/f", body=rss([{**later, "description": later["description"] + " Обновлено."}]))
+    assert (await poll_feed(ctx, feed, fid)).hits == []  # still one alert per story and topic
+    text = await ctx.db.run(lambda db: db.execute("SELECT text FROM items").fetchone()[0])
+    assert text.endswith("Обновлено.")

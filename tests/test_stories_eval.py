@@ -1,0 +1,78 @@
+"""Story clustering and topic matching on text written by real, independent outlets.
+
+Stories: ../shared/corpus/stories/events.tsv (English and Russian, read in place; skipped where
+../shared is absent) and tests/data/stories_fr_uk_ko.tsv (French, Ukrainian, Korean; provenance in
+stories_fr_uk_ko.md). Topics: tests/data/topic_items.tsv (five languages; provenance in
+topic_items.md). The floors are the measured figures rounded down, so a change that loses
+precision or recall fails here; `pytest -s` prints the figures.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import load_config
+from bot.matching.matcher import Matcher
+from tests import storyeval, topiceval
+from tests.conftest import ROOT
+
+# language -> (BCubed precision floor, F1 floor), measured with bot.clustering's constants
+STORY_FLOORS = {"en": (0.95, 0.86), "ru": (0.98, 0.75), "fr": (1.0, 1.0), "uk": (0.95, 0.94), "ko": (0.95, 0.95)}
+# language -> (matching precision floor, recall floor) with the shipped topics
+TOPIC_FLOORS = {"en": (0.95, 0.88), "fr": (0.95, 0.95), "ru": (1.0, 1.0), "uk": (1.0, 0.94), "ko": (0.96, 0.96)}
+
+
+def _reports(lang: str) -> list[storyeval.Report]:
+    if lang in ("en", "ru"):
+        if not storyeval.SHARED_EVENTS.exists():
+            pytest.skip("../shared/corpus/stories/events.tsv is not beside this checkout")
+        reports = storyeval.load_reports(storyeval.SHARED_EVENTS)
+    else:
+        reports = storyeval.load_reports(storyeval.OWN_EVENTS)
+    return [r for r in reports if r.lang == lang]
+
+
+@pytest.mark.parametrize("lang", sorted(STORY_FLOORS))
+def test_stories_are_events_on_independent_reports(lang: str) -> None:
+    reports = _reports(lang)
+    precision, recall, f1 = storyeval.bcubed(reports, storyeval.cluster(reports))
+    print(f"stories {lang}: {len(reports)} items, BCubed precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}")
+    floor_p, floor_f1 = STORY_FLOORS[lang]
+    assert precision >= floor_p and f1 >= floor_f1
+
+
+def test_reports_in_different_languages_stay_apart() -> None:
+    reports = storyeval.load_reports(storyeval.OWN_EVENTS)
+    if storyeval.SHARED_EVENTS.exists():
+        reports += storyeval.load_reports(storyeval.SHARED_EVENTS)
+    assigned = storyeval.cluster(reports)
+    lang_of = {r.item_id: r.lang for r in reports}
+    stories: dict[int, set[str]] = {}
+    for item, story in assigned.items():
+        stories.setdefault(story, set()).add(lang_of[item])
+    assert all(len(langs) == 1 for langs in stories.values())
+
+
+def test_the_story_sets_are_real_and_varied() -> None:
+    own = storyeval.load_reports(storyeval.OWN_EVENTS)
+    assert {r.lang for r in own} == {"fr", "uk", "ko"}
+    assert all(r.title and r.event for r in own)
+    assert len({r.item_id for r in own}) == len(own)
+
+
+MATCHER = Matcher(load_config(ROOT / "feeds.yaml").topics)
+
+
+@pytest.mark.parametrize("lang", sorted(TOPIC_FLOORS))
+def test_shipped_topics_on_real_items(lang: str) -> None:
+    items = topiceval.load_items(with_corpus=topiceval.CORPUS.exists())
+    precision, recall, positives, errors = topiceval.scores(MATCHER, items)[lang]
+    print(f"topics {lang}: {positives} positives, precision {precision:.3f}, recall {recall:.3f}")
+    floor_p, floor_r = TOPIC_FLOORS[lang]
+    assert precision >= floor_p and recall >= floor_r, "\n".join(errors)
+
+
+def test_topic_set_has_a_hundred_real_positives_in_five_languages() -> None:
+    items = topiceval.load_items(with_corpus=False)
+    assert {it.lang for it in items} == {"en", "fr", "ru", "uk", "ko"}
+    assert sum(1 for it in items if it.topics) >= 100
