@@ -96,7 +96,8 @@ def yaml_error(e: YAMLError, path: Path, text: str) -> ConfigError:
     if isinstance(e, MarkedYAMLError):
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
-        return ConfigError(f"{path.name}:{line}: {_one_line(e.problem or e.context or 'not valid YAML')}")
+        what = ", ".join(str(part) for part in (e.context, e.problem) if part) or "not valid YAML"
+        return ConfigError(f"{path.name}:{line}: {_one_line(what)}")
     if isinstance(e, ReaderError):
         line = text.count("\n", 0, max(e.position, 0)) + 1
         char = f"U+{e.character:04X}" if isinstance(e.character, int) else repr(e.character)

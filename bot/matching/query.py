@@ -5,7 +5,7 @@
     a b                         both (implicit AND; AND may be written)
     a OR b                      either
     -a   NOT a                  not
-    ( ... )                     grouping, nested freely
+    ( ... )                     grouping, nested up to MAX_DEPTH levels (NOT and - count too)
     nucl*   nord-coréen*        prefix of the last word, at least 3 letters (2 Hangul syllables)
     "north korean" NEAR/5 troops  both within 5 words of each other
     title:rutte  feed:reuters   restrict a term to the title or to feeds whose name matches
