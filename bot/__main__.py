@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import __version__
-from bot.app import feeds_command, read_config, run_forever, run_once
+from bot.app import feeds_command, read_config, run_forever
 from bot.config import Settings
 from bot.errors import CommandError, ConfigError, StorageError
+from bot.once import run_once
 
 
 def build_parser() -> argparse.ArgumentParser:

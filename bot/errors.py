@@ -10,7 +10,13 @@
     │   ├── BlockedURL       scheme or address refused (SSRF guard)
     │   └── HTTPStatusError  a non-2xx/304 answer (carries status and Retry-After)
     ├── ParseError           parser: nothing usable could be read from the body
-    ├── StorageError         the database could not be opened or migrated
+    ├── StorageError         storage: the database cannot be used (the message says what to do)
+    │   ├── DatabaseUnavailable  cannot be opened or written: no such directory, a directory, permissions
+    │   ├── DatabaseBusy     another process kept it locked past the busy timeout
+    │   ├── DiskError        a write failed at the disk (I/O error); the transaction was rolled back
+    │   │   └── DiskFull     no space left; the transaction was rolled back
+    │   ├── SchemaMismatch   tables or schema version not what this program expects
+    │   └── DatabaseCorrupt  not a SQLite database, or a damaged one
     └── SendError            sender: a message was not delivered
         ├── FloodWait        Telegram asked to wait (carries seconds); retried, never dropped
         ├── ChatGone         the bot was blocked or removed, or the chat no longer exists
@@ -78,7 +84,31 @@ class ParseError(NewswatchError):
 
 
 class StorageError(NewswatchError):
-    """The database could not be opened or migrated."""
+    """The database cannot be used; the message names the file and the remedy."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database file cannot be opened or written (path, directory, permissions, read-only)."""
+
+
+class DatabaseBusy(StorageError):
+    """Another connection held a lock longer than the busy timeout."""
+
+
+class DiskError(StorageError):
+    """A read or write failed at the disk; SQLite rolled the transaction back."""
+
+
+class DiskFull(DiskError):
+    """The disk (or the database's size limit) is full; SQLite rolled the transaction back."""
+
+
+class SchemaMismatch(StorageError):
+    """The tables or the schema version are not what this program expects."""
+
+
+class DatabaseCorrupt(StorageError):
+    """The file is not a SQLite database, or it is damaged."""
 
 
 class SendError(NewswatchError):

@@ -1,7 +1,9 @@
 """Open the database (WAL, foreign keys), apply migrations, run queries off the event loop.
 
-The schema version lives in PRAGMA user_version; each migration runs once, in order, in one
-transaction. One connection serves the whole process: it is opened with check_same_thread=False and
+The schema version lives in PRAGMA user_version; the pending migrations run once, in order, in one
+write transaction that re-reads the version, so processes starting together cannot both apply one.
+At open, the tables are checked against the ones the migrations create. sqlite3 faults leave this
+module as StorageError subclasses that name the file and the remedy (storage/faults.py). One connection serves the whole process: it is opened with check_same_thread=False and
 used from a single worker thread (`AsyncDB`), so writes never block the event loop and never race.
 """
 
@@ -12,13 +14,15 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from types import TracebackType
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import sqlite_utils
 
-from bot.errors import StorageError
+from bot.errors import SchemaMismatch, StorageError
+from storage.faults import REPLACE, storage_error
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -133,6 +137,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX subscribers_digest ON subscribers(mode, next_digest_at);
     CREATE INDEX deliveries_chat ON deliveries(chat_id, status, sent_at);
     """,
+    # 3: stories as events: term document frequencies, a story's language, candidate lookups by topic
+    """
+    CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+    ALTER TABLE stories ADD COLUMN lang TEXT;
+    CREATE INDEX hits_topic_story ON hits(topic, story_id);
+    CREATE INDEX stories_last_seen ON stories(last_seen_at);
+    """,
 ]
 
 
@@ -158,27 +169,132 @@ def from_iso(text: str | None) -> datetime | None:
 
 
 def open_database(path: Path | str) -> sqlite_utils.Database:
-    """Open (creating if needed) and migrate the database file."""
+    """Open (creating if needed) and migrate the database file; raise a StorageError saying what to do."""
+    conn: sqlite3.Connection | None = None
     try:
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, factory=TransactionConnection)
         db = sqlite_utils.Database(conn)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
-        migrate(db)
-    except sqlite3.DatabaseError as e:
-        raise StorageError(f"storage: cannot open {path}: {e}") from e
+        migrate(db, str(path))
+        check_schema(db, str(path))
+    except (sqlite3.Error, StorageError) as e:
+        if conn is not None:
+            conn.close()
+        if isinstance(e, StorageError):
+            raise
+        raise storage_error(e, path) or StorageError(f"storage: cannot open {path}: {e}") from e
     return db
 
 
-def migrate(db: sqlite_utils.Database) -> int:
-    """Apply the migrations not applied yet; return the schema version."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise StorageError(f"storage: database schema {version} is newer than this program ({len(MIGRATIONS)})")
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        db.conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version={number};\nCOMMIT;")
+def migrate(db: sqlite_utils.Database, path: str = "") -> int:
+    """Apply the migrations not applied yet; return the schema version.
+
+    The version is read again inside a write transaction (BEGIN IMMEDIATE), so processes starting
+    together on a fresh file apply each migration once: the others wait for the lock, then find
+    nothing left to do."""
+    if _user_version(db) == len(MIGRATIONS):
+        return len(MIGRATIONS)
+    with db.conn:  # BEGIN IMMEDIATE: see TransactionConnection
+        _apply_migrations(db.conn, _user_version(db), path)
     return len(MIGRATIONS)
+
+
+class TransactionConnection(sqlite3.Connection):
+    """A connection on which `with conn:` is one write transaction: BEGIN IMMEDIATE, then COMMIT, or
+    ROLLBACK on an exception; a block inside another joins it.
+
+    sqlite3's own `with conn:` opens no transaction, and sqlite-utils commits each `db.execute` write
+    on its own when none is open: without this, a block of writes that fails half-way (disk full, a
+    crash) would leave its first half stored. IMMEDIATE takes the write lock at the start, so a
+    block never fails half-way for a lock another process took after it began reading."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._owners: list[bool] = []
+
+    def __enter__(self) -> TransactionConnection:
+        owner = not self.in_transaction
+        if owner:
+            self.execute("BEGIN IMMEDIATE")
+        self._owners.append(owner)
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> Literal[False]:
+        if self._owners.pop() and self.in_transaction:  # SQLite may have rolled back already (disk full)
+            if et is not None:
+                self.execute("ROLLBACK")
+                return False
+            try:
+                self.execute("COMMIT")
+            except BaseException:
+                if self.in_transaction:
+                    self.execute("ROLLBACK")
+                raise
+        return False
+
+
+def _user_version(db: sqlite_utils.Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _apply_migrations(conn: sqlite3.Connection, version: int, path: str) -> None:
+    if version > len(MIGRATIONS):
+        raise SchemaMismatch(
+            f"storage: {path}: the database has schema {version}, newer than this program's {len(MIGRATIONS)}:"
+            " run the newer Newswatch, or restore a backup made for this version"
+        )
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        try:
+            for statement in _statements(script):
+                conn.execute(statement)
+        except sqlite3.OperationalError as e:
+            mapped = storage_error(e, path)
+            if mapped is not None and not isinstance(mapped, SchemaMismatch):
+                raise  # disk full, locked...: open_database says so
+            raise SchemaMismatch(
+                f"storage: {path}: upgrading the schema from {version} to {number} failed ({e}): the tables do not"
+                f" match schema {version}; {REPLACE}"
+            ) from e
+        conn.execute(f"PRAGMA user_version={number}")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The statements of a migration script, one at a time (executescript would commit our transaction)."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+
+
+@cache
+def expected_columns() -> dict[str, frozenset[str]]:
+    """Table -> column names after every migration (read from a scratch in-memory database)."""
+    scratch = sqlite3.connect(":memory:")
+    try:
+        for script in MIGRATIONS:
+            scratch.executescript(script)
+        tables = [r[0] for r in scratch.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: frozenset(r[1] for r in scratch.execute(f"PRAGMA table_info([{t}])")) for t in tables}
+    finally:
+        scratch.close()
+
+
+def check_schema(db: sqlite_utils.Database, path: str) -> None:
+    """Raise SchemaMismatch when a table or column the program uses is missing from the file."""
+    for table, columns in expected_columns().items():
+        found = {r[1] for r in db.execute(f"PRAGMA table_info([{table}])")}
+        missing = sorted(columns - found)
+        if missing:
+            what = f"table {table} is missing" if not found else f"table {table} lacks {', '.join(missing)}"
+            raise SchemaMismatch(
+                f"storage: {path}: {what} although the schema version is {_user_version(db)}: the database was"
+                f" changed outside Newswatch; {REPLACE}"
+            )
 
 
 class AsyncDB:
@@ -186,12 +302,22 @@ class AsyncDB:
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+        self.path = next((row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main"), "") or ":memory:"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
 
     async def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        """Call fn(db, *args, **kwargs) on the database thread."""
+        """Call fn(db, *args, **kwargs) on the database thread; sqlite3 faults come out as StorageError."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(fn, self.db, *args, **kwargs))
+        return await loop.run_in_executor(self._executor, partial(self._call, fn, args, kwargs))
+
+    def _call(self, fn: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
+        try:
+            return fn(self.db, *args, **kwargs)
+        except sqlite3.Error as e:
+            mapped = storage_error(e, self.path)
+            if mapped is None:
+                raise
+            raise mapped from e
 
     def close(self) -> None:
         """Finish pending work and close the connection."""

@@ -1,0 +1,158 @@
+"""Real processes on one database and one parse pool: start-up races, SIGKILL, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from storage.db import MIGRATIONS
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer, rss
+from tests.test_cli import with_interval, write_config
+
+OPEN_AT = """
+import sys, time
+from storage.db import open_database
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))
+open_database(sys.argv[1]).close()
+"""
+
+
+def test_processes_starting_together_on_a_fresh_database_all_migrate_it(tmp_path: Path) -> None:
+    for round_ in range(2):
+        db = tmp_path / f"fresh{round_}.db"
+        start = time.time() + 1.5  # every process has imported storage.db by then; they open it together
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT, str(db), str(start)],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        results = [(p.wait(30), p.stderr.read() if p.stderr else "") for p in procs]
+        assert [rc for rc, _ in results] == [0] * 6, [err for _, err in results if err]
+        conn = sqlite3.connect(db)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        conn.close()
+
+
+def session_processes(sid: int) -> dict[int, str]:
+    """Live processes of one session (a process started with start_new_session): pid -> command line."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, pgrp, session
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def start_bot_with_pool(server: FeedServer, tmp_path: Path) -> subprocess.Popen[str]:
+    """`python -m bot run` with two parse workers, in a session of its own, once a feed was parsed."""
+    url = server.set("/pool", body=rss([{"title": "Peskov on talks", "guid": "1", "link": "https://p.example/1"}]))
+    cfg = with_interval(write_config(tmp_path / "feeds.yaml", [("Pool", url)]))
+    env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "2"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--db", str(tmp_path / "nw.db")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # the console alert: the body went through a worker
+    assert "peskov" in line, proc.stderr.read() if proc.stderr else ""
+    deadline = time.monotonic() + 10
+    while len(session_processes(proc.pid)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc
+
+
+def test_sigkill_of_the_bot_takes_its_parse_workers_down(server: FeedServer, tmp_path: Path) -> None:
+    proc = start_bot_with_pool(server, tmp_path)
+    pool = session_processes(proc.pid)
+    assert len(pool) >= 4, pool  # the bot, the forkserver, two workers (and the resource tracker)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(5)
+    killed_at = time.monotonic()
+    while session_processes(proc.pid) and time.monotonic() - killed_at < 10:
+        time.sleep(0.05)
+    left = session_processes(proc.pid)
+    gone_after = time.monotonic() - killed_at
+    for pid in left:  # leave nothing behind, whatever the outcome
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"still running {gone_after:.1f} s after SIGKILL: {left}"
+    assert gone_after < 2.0
+
+
+def test_ctrl_c_stops_the_bot_and_its_workers_without_a_traceback(server: FeedServer, tmp_path: Path) -> None:
+    proc = start_bot_with_pool(server, tmp_path)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: the whole foreground group
+    _, err = proc.communicate(timeout=20)
+    assert "Traceback" not in err, err
+    assert "KeyboardInterrupt" not in err, err
+    assert proc.returncode == 0
+    deadline = time.monotonic() + 5
+    while session_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session_processes(proc.pid) == {}
+
+
+def once(cfg: Path, db: Path, err: Path) -> subprocess.Popen[str]:
+    """`python -m bot once --json`, its output left in the pipe until the test reads it (errors to a file)."""
+    env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1"}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "once", "--config", str(cfg), "--db", str(db), "--json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=err.open("w"),
+        text=True,
+    )
+
+
+def test_two_once_started_after_a_crash_print_each_pending_hit_once(server: FeedServer, tmp_path: Path) -> None:
+    words = [" ".join(f"w{i}x{j}" for j in range(15)) for i in range(600)]  # long, and no two alike
+    items = [{"title": f"Peskov {w}", "guid": f"g{i}", "link": f"https://c.example/{i}"} for i, w in enumerate(words)]
+    url = server.set("/many", body=rss(items), etag='"v1"')
+    cfg = write_config(tmp_path / "feeds.yaml", [("Many", url)])
+    db = tmp_path / "nw.db"
+    first = once(cfg, db, tmp_path / "first.err")
+    assert first.communicate(timeout=60)[0].count("\n") == 600
+    sql = sqlite3.connect(db)
+    sql.execute("UPDATE hits SET reported_at = NULL")  # stored, never reported: what a crash leaves
+    sql.commit()
+    sql.close()
+    a = once(cfg, db, tmp_path / "a.err")
+    assert a.stdout is not None
+    a_first = a.stdout.readline()  # A is printing the pending hits and is now stuck on a full pipe
+    b = once(cfg, db, tmp_path / "b.err")
+    deadline = time.monotonic() + 3
+    while b.poll() is None and time.monotonic() < deadline:  # B either finishes, or waits for A's claim
+        time.sleep(0.05)
+    a_rest = a.stdout.read()  # the rest of A's output, after what its pipe buffer already held
+    b_out = b.communicate(timeout=60)[0]
+    a.wait(60)
+    assert a.returncode == 0 and b.returncode == 0, (tmp_path / "a.err").read_text() + (tmp_path / "b.err").read_text()
+    printed = [json.loads(line)["title"] for line in (a_first + a_rest + b_out).splitlines()]
+    assert len(printed) == 600 and sorted(printed) == sorted(it["title"] for it in items)
