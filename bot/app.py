@@ -155,6 +155,7 @@ class DeliveryRuntime:
 
     def stop_sending(self) -> None:
         """From now on no send waits for its turn: what would have to wait stays pending."""
+        self.outbox.stop()
         self.gate.close()
 
     async def digest_job(self) -> None:
@@ -179,9 +180,11 @@ async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = 
         register_handlers(app, lambda a: add_admin_handlers(a, settings.admin_ids))
         app.add_error_handler(error_handler(notify))
         await start_application(app, settings.admin_ids)
+    dl = DeliveryRuntime(outbox, catalog, notify, app, gate)
     try:
-        yield DeliveryRuntime(outbox, catalog, notify, app, gate)
+        yield dl
     finally:
+        dl.stop_sending()
         if app is not None:
             await stop_application(app, gate)
 

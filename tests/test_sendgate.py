@@ -22,18 +22,22 @@ from tests.test_telegram import FAST, add_subscribers, running_bot, story, until
 
 def requests_between(api: BotAPI, start: float, end: float) -> list[str]:
     """Every request but long polling that reached the emulator strictly between start and end."""
-    return [f"{r.method}@{r.at - start:.3f}" for r in api.state.requests if r.method != "getUpdates" and start < r.at < end]
+    return [
+        f"{r.method} {r.chat_id} +{r.at - start:.3f} s"
+        for r in api.state.requests
+        if r.method != "getUpdates" and start < r.at < end
+    ]
 
 
 async def test_a_flood_wait_holds_every_call_queued_sends_and_replies_alike(
     settings: Settings, server: FeedServer, botapi: BotAPI
 ) -> None:
-    async with running_bot(settings, server, botapi, replace(FAST, private_gap_s=0.5)) as bot:
+    async with running_bot(settings, server, botapi, replace(FAST, private_gap_s=1.0)) as bot:
         first, queued, user, group = 1001, 1002, 1003, -1004
         await add_subscribers(bot, [first, queued])
-        await bot.command(queued, "/status")  # `queued` must now wait 0.5 s for its next message
         server.set("/wire.xml", body=rss([story(1, "Rutte meets Zelensky")]))
         await bot.poll()
+        await bot.command(queued, "/status")  # `queued` must now wait 1 s for its next message
         botapi.fail_next(Fault("429", retry_after=3))
         drain = asyncio.create_task(bot.drain_all())
         await until(lambda: bool(botapi.state.floods))

@@ -10,7 +10,8 @@ Rules, in the order they apply to a chat's due alerts:
    drops or counts as a failure (the gate already holds every call). BadMarkup resends as plain text.
    ChatMoved moves the chat and resends. ChatGone deactivates the chat. SendFailed retries with
    exponential backoff; after `max_attempts` the deliveries are marked failed and the admins are told.
-A delivery is marked sent only after the sender returned, so a crash at any point leaves it pending.
+A delivery is marked sent only after the sender returned, so a crash at any point leaves it pending;
+a send cut short because the bot is stopping stays pending without counting as an attempt.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class Outbox:
         self.notify_admins = notify_admins
         self.clock = clock
         self._wake = asyncio.Event()
+        self._stopping = False
         self._chat_locks: dict[int, asyncio.Lock] = {}
         self._busy = asyncio.Lock()
         self.sent_messages = 0
@@ -89,6 +91,10 @@ class Outbox:
     def wake(self) -> None:
         """Ask the drain loop to look at the outbox now."""
         self._wake.set()
+
+    def stop(self) -> None:
+        """The bot is stopping: a send cut short from now on stays pending and is not counted as an attempt."""
+        self._stopping = True
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain whenever woken, and every `idle_check_s` for retries that became due, until `stop`."""
@@ -201,6 +207,9 @@ class Outbox:
 
     async def _failed(self, sub: Subscriber, items: Sequence[Delivery], error: SendError) -> None:
         ids = [d.id for d in items]
+        if self._stopping:
+            await self.db.run(mark_retry, ids, self.clock(), str(error), count_attempt=False)
+            return
         attempts = max(d.attempts for d in items) + 1
         if attempts >= self.policy.max_attempts or not isinstance(error, SendFailed):
             log.error("outbox: giving up on %d deliveries to chat %s: %s", len(ids), sub.chat_id, error)
