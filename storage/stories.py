@@ -21,6 +21,7 @@ from bot.models import Candidate, Item
 from storage.db import chunks, from_iso, iso
 
 Terms = Mapping[str, float]
+MAX_CANDIDATES = 100  # the most recently updated stories of the item's topics that it is compared with
 
 
 class Clusterer(Protocol):
@@ -111,14 +112,16 @@ def recent_candidates(
     lang: str,
     feed_id: int,
 ) -> list[Candidate]:
-    """Stories of these topics seen since `since`, in the item's language, with their terms."""
+    """Stories of these topics seen since `since`, in the item's language, with their terms: the
+    MAX_CANDIDATES most recently updated, so the cost of an item does not grow with the store."""
     marks = ",".join("?" * len(topics))
     rows = db.execute(
         f"SELECT s.id, s.signature, s.last_seen_at,"
         f" EXISTS(SELECT 1 FROM items i WHERE i.story_id = s.id AND i.feed_id = ?)"
-        f" FROM stories s WHERE s.id IN (SELECT story_id FROM hits WHERE topic IN ({marks}))"
-        f" AND s.last_seen_at >= ? AND coalesce(s.lang, '') = ?",
-        [feed_id, *topics, iso(since), lang],
+        f" FROM stories s WHERE s.last_seen_at >= ? AND coalesce(s.lang, '') = ?"
+        f" AND EXISTS(SELECT 1 FROM hits h WHERE h.story_id = s.id AND h.topic IN ({marks}))"
+        f" ORDER BY s.last_seen_at DESC LIMIT ?",
+        [feed_id, iso(since), lang, *topics, MAX_CANDIDATES],
     ).fetchall()
     return [Candidate(int(r[0]), clusterer.decode(r[1]), from_iso(r[2]), bool(r[3])) for r in rows]
 

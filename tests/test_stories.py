@@ -152,3 +152,13 @@ async def test_an_item_whose_text_changes_is_matched_again_once(ctx: PollContext
     assert (await poll_feed(ctx, feed, fid)).hits == []  # still one alert per story and topic
     text = await ctx.db.run(lambda db: db.execute("SELECT text FROM items").fetchone()[0])
     assert text.endswith("Обновлено.")
+
+
+def test_candidate_stories_are_read_through_the_recency_index(fresh_db: sqlite_utils.Database) -> None:
+    plan = fresh_db.execute(
+        "EXPLAIN QUERY PLAN SELECT s.id FROM stories s WHERE s.last_seen_at >= ? AND coalesce(s.lang, '') = ?"
+        " AND EXISTS(SELECT 1 FROM hits h WHERE h.story_id = s.id AND h.topic IN (?)) ORDER BY s.last_seen_at DESC LIMIT 100",
+        ["2025-01-01", "ru", "war"],
+    ).fetchall()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "stories_last_seen" in details and "SCAN s" not in details.replace("USING INDEX", "")
