@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
+from telegram import Chat, Message, Update
 
 from bot.config import Settings
 from bot.delivery.gate import SendGate, SendLimits
 from bot.errors import SendFailed
+from bot.telegram.flow import PerChatUpdateProcessor
 from storage.db import utcnow
 from storage.outbox import outbox_counts
 from storage.subscribers import start_subscriber, subscribe
@@ -142,3 +145,19 @@ async def test_gate_hold_is_seen_by_a_call_already_waiting_and_close_stops_waiti
     with pytest.raises(SendFailed, match="stopping"):
         async with gate.turn(None, message=False):
             pass
+
+
+async def test_update_processor_keeps_chat_order_runs_chats_together_and_bounds_a_queue() -> None:
+    def update(n: int, chat: int) -> Update:
+        return Update(n, message=Message(n, datetime.now(UTC), Chat(chat, "group"), text=f"/{n}"))
+
+    done: list[tuple[int, int]] = []
+
+    async def handle(n: int, chat: int, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        done.append((chat, n))
+
+    processor = PerChatUpdateProcessor(max_queued=3)
+    jobs = [(1, -5, 0.2), (2, -5, 0.1), (3, -5, 0.0), (4, -5, 0.0), (5, 7, 0.0)]
+    await asyncio.gather(*(processor.process_update(update(n, c), handle(n, c, s)) for n, c, s in jobs))
+    assert done == [(7, 5), (-5, 1), (-5, 2), (-5, 3)]  # chat 7 did not wait; -5 in order; its 4th skipped

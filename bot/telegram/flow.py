@@ -22,13 +22,14 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Update
-from telegram._utils.types import JSONDict
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 
 from bot.delivery.gate import SendGate
 
 log = logging.getLogger(__name__)
+
+JSONDict = dict[str, Any]
 
 MESSAGE_METHODS = ("send", "edit", "copy", "forward")  # calls that put a message in a chat
 MAX_CONCURRENT_UPDATES = 1024
