@@ -47,6 +47,8 @@ from storage.subscribers import CONSOLE_CHAT_ID, ensure_console_subscriber
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE_S = 3.0  # how long stopping lets a send wait for its turn (the last notices, a per-chat gap)
+
 
 class HitPrinter:
     """Prints hits (JSON lines or readable blocks) and marks them reported once printed."""
@@ -154,9 +156,10 @@ class DeliveryRuntime:
     gate: SendGate
 
     def stop_sending(self) -> None:
-        """From now on no send waits for its turn: what would have to wait stays pending."""
+        """From now on no send waits more than STOP_GRACE_S for its turn: what would stays pending
+        (alerts, digests) or is logged as not sent (replies, notices)."""
         self.outbox.stop()
-        self.gate.close()
+        self.gate.close(STOP_GRACE_S)
 
     async def digest_job(self) -> None:
         """Send the digests that are due (APScheduler job; a late run catches up)."""

@@ -10,13 +10,14 @@ the call, so a flood hold recorded meanwhile is always seen):
 A call counts against a window from the moment it starts until one window after it completed:
 wherever it reached Telegram in between, no window there holds more than the limit. Rules 2 and 3
 apply to calls that put a message in a chat (send, edit, copy, forward); rules 1 and 4 to every call.
-`close()` makes every call that would have to wait fail at once (SendFailed), so stopping never waits
-for a window or a flood hold.
+`close(grace_s)` makes every call that would have to wait past `grace_s` from then fail at once
+(SendFailed), so stopping never waits longer than that for a window or a flood hold.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -82,7 +83,7 @@ class SendGate:
         self._busy: set[int | str] = set()  # chats with a message in flight
         self._free_at: dict[int | str, float] = {}  # when each chat may get its next message
         self._changed = asyncio.Event()
-        self._closed = False
+        self._deadline = math.inf  # once closed: calls that cannot start by then fail
 
     @property
     def hold_remaining(self) -> float:
@@ -94,9 +95,9 @@ class SendGate:
         self._hold_until = max(self._hold_until, self.clock() + seconds)
         self._notify()
 
-    def close(self) -> None:
-        """Stop waiting: calls that would have to wait fail from now on."""
-        self._closed = True
+    def close(self, grace_s: float = 0.0) -> None:
+        """Stop waiting: from now on a call that cannot start within `grace_s` fails."""
+        self._deadline = min(self._deadline, self.clock() + grace_s)
         self._notify()
 
     @asynccontextmanager
@@ -119,12 +120,13 @@ class SendGate:
         return _longest(*delays)
 
     async def _acquire(self, chat: int | str | None) -> None:
-        while (delay := self._delay(chat, self.clock())) != 0.0:
-            if self._closed:
+        while (delay := self._delay(chat, now := self.clock())) != 0.0:
+            left = self._deadline - now
+            if left <= 0 or (delay is not None and delay > left):
                 raise SendFailed(f"gate: the bot is stopping; nothing more is sent to chat {chat}")
             changed = self._changed
             with suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), delay)
+                await asyncio.wait_for(changed.wait(), delay if delay is not None else min(left, 3600.0))
         self._bot.in_flight += 1
         if chat is not None:
             self._busy.add(chat)
