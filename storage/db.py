@@ -203,7 +203,7 @@ def migrate(db: sqlite_utils.Database, path: str = "") -> int:
 
 class TransactionConnection(sqlite3.Connection):
     """A connection on which `with conn:` is one write transaction: BEGIN IMMEDIATE, then COMMIT, or
-    ROLLBACK on an exception; a block inside another joins it.
+    ROLLBACK on an exception; a block inside another joins the outer one, which alone ends it.
 
     sqlite3's own `with conn:` opens no transaction, and sqlite-utils commits each `db.execute` write
     on its own when none is open: without this, a block of writes that fails half-way (disk full, a
@@ -212,26 +212,27 @@ class TransactionConnection(sqlite3.Connection):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._owners: list[bool] = []
+        self._depth = 0
 
     def __enter__(self) -> TransactionConnection:
-        owner = not self.in_transaction
-        if owner:
+        if self._depth == 0 and not self.in_transaction:
             self.execute("BEGIN IMMEDIATE")
-        self._owners.append(owner)
+        self._depth += 1
         return self
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> Literal[False]:
-        if self._owners.pop() and self.in_transaction:  # SQLite may have rolled back already (disk full)
-            if et is not None:
+        self._depth -= 1
+        if self._depth or not self.in_transaction:  # inner block, or SQLite rolled back already (disk full)
+            return False
+        if et is not None:
+            self.execute("ROLLBACK")
+            return False
+        try:
+            self.execute("COMMIT")
+        except BaseException:
+            if self.in_transaction:
                 self.execute("ROLLBACK")
-                return False
-            try:
-                self.execute("COMMIT")
-            except BaseException:
-                if self.in_transaction:
-                    self.execute("ROLLBACK")
-                raise
+            raise
         return False
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from storage.db import MIGRATIONS
 from tests.conftest import ROOT
@@ -79,8 +82,12 @@ def start_bot_with_pool(server: FeedServer, tmp_path: Path) -> subprocess.Popen[
         start_new_session=True,
     )
     assert proc.stdout is not None
+    if not select.select([proc.stdout], [], [], 30)[0]:  # no alert: stop it, whatever it started, and say why
+        for pid in session_processes(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+        pytest.fail(f"no alert within 30 s: {proc.communicate(timeout=10)[1]}")
     line = proc.stdout.readline()  # the console alert: the body went through a worker
-    assert "peskov" in line, proc.stderr.read() if proc.stderr else ""
+    assert "peskov" in line
     deadline = time.monotonic() + 10
     while len(session_processes(proc.pid)) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)

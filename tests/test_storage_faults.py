@@ -200,3 +200,17 @@ def test_once_on_a_full_disk_says_disk_full_and_loses_nothing(server: FeedServer
     again = run_cli("once", "--config", str(cfg), "--db", str(db), "--json")
     titles = {json.loads(line)["title"] for line in again.stdout.splitlines()}
     assert titles == {f"Peskov {i}" for i in range(2, 300)}
+
+
+def test_a_with_conn_block_is_one_transaction_even_through_sqlite_utils(fresh_db: sqlite_utils.Database) -> None:
+    def story(title: str) -> None:
+        fresh_db.execute("INSERT INTO stories (title, first_seen_at, last_seen_at) VALUES (?, 'x', 'x')", [title])
+
+    with pytest.raises(RuntimeError), fresh_db.conn:
+        story("first half")
+        with fresh_db.conn:  # a block inside joins the outer one
+            story("inner")
+        raise RuntimeError("crash half-way")
+    with fresh_db.conn:
+        story("kept")
+    assert [r[0] for r in fresh_db.execute("SELECT title FROM stories")] == ["kept"]
