@@ -119,23 +119,14 @@ def record_not_modified(
 def record_error(
     db: sqlite_utils.Database, feed_id: int, error: str, status: int | None, now: datetime, next_poll_at: datetime
 ) -> tuple[int, datetime]:
-    """A failed poll; return the number of consecutive failures and when they began.
-
-    Only a poll that was due (no next poll stored, or its time reached) counts towards the back-off
-    and sets the next poll. A poll before the feed's time (`once`, or another process beside the bot
-    that schedules the feed) records its error, status and time for display and leaves the count and
-    the schedule alone: two processes failing on one feed must not double its back-off."""
-    now_s = iso(now)
+    """A failed poll; return the number of consecutive failures and when they began."""
     with db.conn:
-        count, since = db.conn.execute(
-            "UPDATE feeds SET last_error = ?, last_status = ?, last_polled_at = ?,"
-            " error_count = error_count + (next_poll_at IS NULL OR next_poll_at <= ?),"
-            " failing_since = CASE WHEN next_poll_at IS NULL OR next_poll_at <= ? THEN COALESCE(failing_since, ?)"
-            " ELSE failing_since END,"
-            " next_poll_at = CASE WHEN next_poll_at IS NULL OR next_poll_at <= ? THEN ? ELSE next_poll_at END"
-            " WHERE id = ? RETURNING error_count, failing_since",
-            [error, status, now_s, now_s, now_s, now_s, now_s, iso(next_poll_at), feed_id],
-        ).fetchone()
+        db.execute(
+            "UPDATE feeds SET error_count = error_count + 1, last_error = ?, last_status = ?, last_polled_at = ?,"
+            " failing_since = COALESCE(failing_since, ?), next_poll_at = ? WHERE id = ?",
+            [error, status, iso(now), iso(now), iso(next_poll_at), feed_id],
+        )
+        count, since = db.execute("SELECT error_count, failing_since FROM feeds WHERE id = ?", [feed_id]).fetchone()
     return int(count), from_iso(since) or now
 
 
