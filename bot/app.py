@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import sys
@@ -20,14 +19,13 @@ from bot.admin import AdminService
 from bot.config import Config, Settings, load_config
 from bot.delivery.gate import SendGate
 from bot.delivery.outbox import Notify, Outbox, OutboxPolicy
-from bot.delivery.render import cap_html, html_to_plain, render_console_hit, render_table
+from bot.delivery.render import cap_html, html_to_plain
 from bot.delivery.senders import ConsoleSender, Sender, TelegramSender
 from bot.errors import ConfigError, SendError
 from bot.feedlist import write_atomic
 from bot.live import LiveConfig
-from bot.models import Hit
 from bot.opml import export_opml, parse_opml
-from bot.pipeline import PollOutcome, poll_feed
+from bot.pipeline import PollOutcome
 from bot.runtime import FileConfig, Runtime, open_runtime
 from bot.scheduler import FeedScheduler
 from bot.sources.probe import FeedProbe
@@ -42,70 +40,12 @@ from bot.telegram.application import (
     stop_application,
 )
 from storage.db import utcnow
-from storage.items import mark_reported, unreported_hits
+from storage.reporting import claim_hits
 from storage.subscribers import CONSOLE_CHAT_ID, ensure_console_subscriber
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 3.0  # how long stopping lets a send wait for its turn (the last notices, a per-chat gap)
-
-
-class HitPrinter:
-    """Prints hits (JSON lines or readable blocks) and marks them reported once printed."""
-
-    def __init__(self, rt: Runtime, out: TextIO, as_json: bool, table: bool = False) -> None:
-        self.rt, self.out, self.as_json, self.table = rt, out, as_json, table
-        self.topic_names = {t.id: t.name for t in rt.config.topics}
-        self.count = 0
-
-    async def report(self, hits: list[Hit]) -> None:
-        """Print, flush, then mark reported: a crash in between prints again rather than never."""
-        if not hits:
-            return
-        if self.as_json:
-            text = "\n".join(json.dumps(h.to_json_dict(), ensure_ascii=False) for h in hits)
-        elif self.table:
-            text = render_table(hits)
-        else:
-            text = "\n".join(render_console_hit(h, self.topic_names.get(h.topic)) for h in hits)
-        self.out.write(text + "\n")
-        self.out.flush()
-        self.count += len(hits)
-        await self.rt.ctx.db.run(mark_reported, [h.hit_id for h in hits], utcnow())
-
-    async def report_pending(self) -> None:
-        """Report hits stored by an earlier run that stopped before reporting them."""
-        await self.report(await self.rt.ctx.db.run(unreported_hits))
-
-
-async def run_once(
-    settings: Settings,
-    config: Config,
-    *,
-    as_json: bool,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
-    progress: bool = False,
-) -> int:
-    """Poll every enabled feed once, print the new hits; return the number of feeds that failed."""
-    async with open_runtime(settings, config) as rt:
-        printer = HitPrinter(rt, out, as_json, table=not as_json)
-        await printer.report_pending()
-        feeds = [f for f in config.feeds if f.enabled]
-        failed = 0
-        tasks = [asyncio.ensure_future(poll_feed(rt.ctx, f, rt.feed_ids[f.source])) for f in feeds]
-        for done, fut in enumerate(asyncio.as_completed(tasks), 1):
-            outcome = await fut
-            if outcome.error:
-                failed += 1
-                err.write(f"{outcome.feed.name}: {outcome.error}\n")
-            await printer.report(outcome.hits)
-            if progress:
-                err.write(f"\rpolled {done}/{len(feeds)} feeds, {printer.count} new hits, {failed} failed ")
-                err.flush()
-        if progress:
-            err.write("\n")
-        return failed
 
 
 async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | None = None, out: TextIO = sys.stdout) -> None:
@@ -120,7 +60,7 @@ async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | 
 
         async def on_outcome(outcome: PollOutcome) -> None:
             if outcome.hits:
-                await db.run(mark_reported, [h.hit_id for h in outcome.hits], utcnow())
+                await db.run(claim_hits, utcnow(), None, [h.hit_id for h in outcome.hits])
                 dl.outbox.wake()
             await live.after_poll(outcome)
 

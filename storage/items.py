@@ -238,35 +238,6 @@ def _store_update(db: sqlite_utils.Database, feed_id: int, u: PollUpdate, now: s
     db["feeds"].update(feed_id, values)  # type: ignore[union-attr]
 
 
-def unreported_hits(db: sqlite_utils.Database, limit: int = 10_000) -> list[Hit]:
-    """Hits not reported yet, oldest first."""
-    rows = db.query(
-        "SELECT hits.id, hits.topic, hits.story_id, hits.matched, items.title, items.url, items.published_at,"
-        " feeds.name AS feed FROM hits JOIN items ON items.id = hits.item_id JOIN feeds ON feeds.id = items.feed_id"
-        " WHERE hits.reported_at IS NULL ORDER BY hits.id LIMIT ?",
-        [limit],
-    )
-    return [
-        Hit(
-            r["id"],
-            r["topic"],
-            r["feed"],
-            r["title"],
-            r["url"],
-            from_iso(r["published_at"]),
-            r["story_id"],
-            tuple(json.loads(r["matched"])),
-        )
-        for r in rows
-    ]
-
-
-def mark_reported(db: sqlite_utils.Database, hit_ids: Sequence[int], now: datetime) -> None:
-    """Record that these hits were shown (printed, or handed to the outbox)."""
-    with db.conn:
-        db.conn.executemany("UPDATE hits SET reported_at = ? WHERE id = ?", [(iso(now), i) for i in hit_ids])
-
-
 def newest_post_number(db: sqlite_utils.Database, feed_id: int) -> int | None:
     """The highest post number stored for a channel feed (keys like 'channel/123'), or None."""
     row = db.execute(
