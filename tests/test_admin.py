@@ -231,7 +231,8 @@ async def test_addfeed_refuses_non_public_targets(
         f"http://feeds.example.net:{port}/feed.xml",  # a name that resolves to loopback
         "http://intranet.example.net/feed.xml",  # a name that resolves to a private address
     ]
-    async with running(settings, botapi, server, config_text(("Wire", a)), allow_private_urls=False) as bot:
+    # The Wire feed itself is refused too (127.0.0.1): its health notice must not land among the replies.
+    async with running(settings, botapi, server, config_text(("Wire", a)), allow_private_urls=False, notice_delay_s=600.0) as bot:
         before = bot.path.read_bytes()
         for target in targets:
             reply = await bot.command(f"/addfeed {target}")
