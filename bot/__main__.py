@@ -18,13 +18,14 @@ from bot.once import run_once
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
+    # The global options are accepted before the command and after it. After it they default to SUPPRESS,
+    # so a subcommand that does not repeat an option keeps the value given before the command.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="feeds.yaml to use (default: $NEWSWATCH_CONFIG or feeds.yaml)")
-    common.add_argument("--db", type=Path, help="SQLite database (default: $NEWSWATCH_DB or newswatch.db)")
-    common.add_argument("-v", "--verbose", action="store_true", help="log more")
+    _add_global_options(common, default=argparse.SUPPRESS)
 
     parser = argparse.ArgumentParser(prog="python -m bot", description="Newswatch: watch feeds and Telegram channels for topics.")
     parser.add_argument("--version", action="version", version=f"newswatch {__version__}")
+    _add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     once = sub.add_parser(
@@ -51,9 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=default, help="feeds.yaml to use (default: $NEWSWATCH_CONFIG or feeds.yaml)"
+    )
+    parser.add_argument("--db", type=Path, default=default, help="SQLite database (default: $NEWSWATCH_DB or newswatch.db)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=False if default is None else default, help="log more")
+
+
 def _add_feeds_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
     feeds = sub.add_parser(
         "feeds",
+        parents=[common],
         help="list, add, remove, export or import feeds (edits feeds.yaml)",
         description="Keep the feed list from a shell. Changes are written to feeds.yaml atomically, keeping its "
         "comments; a running bot applies them within seconds.",
