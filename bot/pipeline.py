@@ -39,7 +39,7 @@ class PollContext:
     max_catch_up_pages: int = 5
     page_pause_s: float = 1.0
     clock: Callable[[], datetime] = utcnow
-    max_age_s: int | None = None  # items published longer ago when first seen are stored but not sent
+    max_age_s: int | None = None  # on a feed's first successful poll, items older than this are stored, not sent
 
 
 @dataclass
@@ -80,7 +80,7 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int) -> PollOut
         return await _record_failure(ctx, feed, feed_id, state.error_count, str(e), res.status, None)
     if feed.kind == "telegram":
         parsed = await _catch_up(ctx, feed, feed_id, parsed)
-    outcome = await _store(ctx, feed, feed_id, res, parsed, body_hash)
+    outcome = await _store(ctx, feed, feed_id, res, parsed, body_hash, first_read=state.last_ok_at is None)
     outcome.errors_before = state.error_count
     return outcome
 
@@ -119,7 +119,14 @@ def _story_rules(topics: tuple[Topic, ...]) -> StoryRules:
 
 
 async def _store(
-    ctx: PollContext, feed: FeedConfig, feed_id: int, res: FetchResult, parsed: ParsedFeed, body_hash: str | None
+    ctx: PollContext,
+    feed: FeedConfig,
+    feed_id: int,
+    res: FetchResult,
+    parsed: ParsedFeed,
+    body_hash: str | None,
+    *,
+    first_read: bool,
 ) -> PollOutcome:
     new, changed = await ctx.db.run(sort_items, feed_id, parsed.items)
     changed_keys = {item.key for item in changed}
@@ -130,7 +137,9 @@ async def _store(
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, 0)
     update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, nxt, res.permanent_url, parsed.error)
-    send_since = now - timedelta(seconds=ctx.max_age_s) if ctx.max_age_s else None
+    # max_age is for a feed's backlog: what the first successful read of a feed finds was there before
+    # anyone watched. An item first seen on a later read is news, whatever date the feed gives it.
+    send_since = now - timedelta(seconds=ctx.max_age_s) if ctx.max_age_s and first_read else None
     rules = _story_rules(ctx.parser.topics)
     hits = await ctx.db.run(save_poll, feed_id, update, entries, now, rules, send_since)
     if res.permanent_url:

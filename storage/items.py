@@ -185,7 +185,8 @@ def save_poll(
     that the clusterer chooses; otherwise it opens a story. A story gets at most one hit per topic.
 
     A new hit is queued for delivery in the same transaction, unless the item says it was published
-    before `send_since` (a feed's backlog, or a republished archive): that one is kept, not sent."""
+    before `send_since` (the pipeline gives one on a feed's first read, for its backlog): that one is
+    kept, not sent."""
     now_s = iso(now) or ""
     feed_name = db.execute("SELECT name FROM feeds WHERE id = ?", [feed_id]).fetchone()[0]
     hits: list[Hit] = []

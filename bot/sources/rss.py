@@ -14,7 +14,7 @@ import io
 import json
 import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -29,6 +29,7 @@ from bot.stories import content_hash
 # feedparser flags these although the feed was read correctly.
 _BENIGN = ThingsNobodyCaresAboutButMe
 _SPACE = re.compile(r"\s+")
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 TITLE_MAX = 200
 
 
@@ -107,9 +108,24 @@ def _entry_to_item(e: Any, base: str) -> Item | None:
         title = title_from_text(text) or (url or "")
     guid = e.get("id") or e.get("guid")
     key = str(guid).strip() if guid else (url or f"hash:{content_hash(title, text)}")
-    published = _struct_to_dt(e.get("published_parsed") or e.get("updated_parsed"))
+    if e.get("published_parsed"):
+        published = day_end_if_dateless(e.get("published"), _struct_to_dt(e.get("published_parsed")))
+    else:
+        published = day_end_if_dateless(e.get("updated"), _struct_to_dt(e.get("updated_parsed")))
     author = e.get("author") or None
     return Item(key=key, url=url, title=title, text=text, published_at=published, author=author)
+
+
+def day_end_if_dateless(raw: object, parsed: datetime | None) -> datetime | None:
+    """A date written without a time of day (or with 00:00, which is how outlets that give only the
+    date write it) reads as the end of that day in its own zone: the item may have appeared at any
+    hour of it, and the latest one is the only reading that never makes fresh news look old."""
+    if parsed is None or not isinstance(raw, str):
+        return parsed
+    clock = _CLOCK.search(raw)
+    if clock is None or not any(int(part or 0) for part in clock.groups()):
+        return parsed + timedelta(days=1, seconds=-1)
+    return parsed
 
 
 def _first_alternate(e: Any) -> str | None:
@@ -150,7 +166,8 @@ def parse_json_feed(body: bytes, url: str = "") -> ParsedFeed:
         if not title and not item_url:
             continue
         key = str(raw.get("id") or item_url or f"hash:{content_hash(title, text)}")
-        published = _iso_to_dt(raw.get("date_published") or raw.get("date_modified"))
+        when = raw.get("date_published") or raw.get("date_modified")
+        published = day_end_if_dateless(when, _iso_to_dt(when))
         items.append(Item(key=key, url=item_url, title=title or (item_url or ""), text=text, published_at=published))
     return ParsedFeed(items, str(doc.get("title")) if doc.get("title") else None)
 
