@@ -41,6 +41,7 @@ from bot.telegram.application import (
 )
 from storage.db import utcnow
 from storage.reporting import claim_hits
+from storage.schedule_owner import ScheduleLock
 from storage.subscribers import CONSOLE_CHAT_ID, ensure_console_subscriber
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | 
     if stop is None:  # the command line: SIGINT/SIGTERM stop it (an embedding caller passes its own event)
         stop = asyncio.Event()
         _install_signal_handlers(stop.set)
-    async with open_runtime(settings, config) as rt, open_delivery(rt, out) as dl:
+    async with open_runtime(settings, config) as rt, open_delivery(rt, out) as dl, held_schedule(settings):
         db = rt.ctx.db
         live = LiveConfig(rt, dl.catalog, dl.notify_admins, console=dl.telegram is None)
 
@@ -83,6 +84,19 @@ async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | 
             await asyncio.gather(*tasks)
             await live.close()
             log.info("stopped")
+
+
+@asynccontextmanager
+async def held_schedule(settings: Settings) -> AsyncIterator[None]:
+    """Hold the database's schedule lock while the bot runs, so a `once` beside it leaves the feeds'
+    back-off to the bot (storage.schedule_owner)."""
+    lock = ScheduleLock(settings.db_path)
+    if not lock.acquire():
+        log.warning("another bot already runs on %s: both count feed failures, so back-off grows faster", settings.db_path)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass

@@ -20,6 +20,7 @@ from bot.pipeline import poll_feed
 from bot.runtime import Runtime, open_runtime
 from storage.db import utcnow
 from storage.reporting import claim_hits
+from storage.schedule_owner import schedule_held_elsewhere
 
 
 class HitPrinter:
@@ -63,6 +64,7 @@ async def run_once(
 ) -> int:
     """Poll every enabled feed once, print the new hits; return the number of feeds that failed."""
     async with open_runtime(settings, config) as rt:
+        rt.ctx.owns_schedule = not schedule_held_elsewhere(settings.db_path)  # beside a running bot: not ours
         printer = HitPrinter(rt, out, as_json, table=not as_json)
         await printer.report_pending()
         feeds = [f for f in config.feeds if f.enabled]

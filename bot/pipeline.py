@@ -40,6 +40,9 @@ class PollContext:
     page_pause_s: float = 1.0
     clock: Callable[[], datetime] = utcnow
     max_age_s: int | None = None  # on a feed's first successful poll, items older than this are stored, not sent
+    # This process schedules the feeds: its failures count towards the back-off and it stores the next
+    # poll. False for `once` beside a running bot, whose schedule it must not push (storage.schedule_owner).
+    owns_schedule: bool = True
 
 
 @dataclass
@@ -72,7 +75,8 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int) -> PollOut
     body_hash = hashlib.sha1(res.body).hexdigest() if not res.not_modified else state.body_hash
     if res.not_modified or body_hash == state.body_hash:
         nxt = next_poll_at(now, feed.interval_s, 0)
-        await ctx.db.run(record_not_modified, feed_id, res.status, now, nxt, res.etag, res.last_modified)
+        stored_nxt = nxt if ctx.owns_schedule else None
+        await ctx.db.run(record_not_modified, feed_id, res.status, now, stored_nxt, res.etag, res.last_modified)
         return PollOutcome(feed, "not_modified" if res.not_modified else "unchanged", nxt, errors_before=state.error_count)
     try:
         parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name)
@@ -136,7 +140,8 @@ async def _store(
     ]
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, 0)
-    update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, nxt, res.permanent_url, parsed.error)
+    stored_nxt = nxt if ctx.owns_schedule else None
+    update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, stored_nxt, res.permanent_url, parsed.error)
     # max_age is for a feed's backlog: what the first successful read of a feed finds was there before
     # anyone watched. An item first seen on a later read is news, whatever date the feed gives it.
     send_since = now - timedelta(seconds=ctx.max_age_s) if ctx.max_age_s and first_read else None
@@ -160,7 +165,7 @@ async def _record_failure(
 ) -> PollOutcome:
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, errors_before + 1, retry_after, ctx.max_backoff_s)
-    count, since = await ctx.db.run(record_error, feed_id, error, status, now, nxt)
+    count, since = await ctx.db.run(record_error, feed_id, error, status, now, nxt if ctx.owns_schedule else None)
     log.warning(
         "poll failed feed=%s url=%s errors=%d next=%s: %s", feed.name, feed.url, count, nxt.isoformat(timespec="seconds"), error
     )

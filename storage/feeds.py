@@ -95,11 +95,12 @@ def record_not_modified(
     feed_id: int,
     status: int,
     now: datetime,
-    next_poll_at: datetime,
+    next_poll_at: datetime | None,
     etag: str | None = None,
     last_modified: str | None = None,
 ) -> None:
-    """A poll that found nothing new (304, or a 200 with the body already seen and maybe new validators)."""
+    """A poll that found nothing new (304, or a 200 with the body already seen and maybe new validators).
+    With no `next_poll_at` (a poll by a process that does not own the schedule) the next poll stays."""
     values: dict[str, object] = {
         "last_polled_at": iso(now),
         "last_ok_at": iso(now),
@@ -107,8 +108,9 @@ def record_not_modified(
         "error_count": 0,
         "failing_since": None,
         "last_error": None,
-        "next_poll_at": iso(next_poll_at),
     }
+    if next_poll_at is not None:
+        values["next_poll_at"] = iso(next_poll_at)
     if etag:
         values["etag"] = etag
     if last_modified:
@@ -117,16 +119,28 @@ def record_not_modified(
 
 
 def record_error(
-    db: sqlite_utils.Database, feed_id: int, error: str, status: int | None, now: datetime, next_poll_at: datetime
-) -> tuple[int, datetime]:
-    """A failed poll; return the number of consecutive failures and when they began."""
+    db: sqlite_utils.Database, feed_id: int, error: str, status: int | None, now: datetime, next_poll_at: datetime | None
+) -> tuple[int, datetime | None]:
+    """A failed poll; return the number of consecutive failures and when they began.
+
+    With a `next_poll_at` the failure counts towards the back-off and sets the next poll. Without
+    one (a poll by a process that does not own the schedule: `once` beside the running bot) the
+    error, status and time are recorded for display and the count and the schedule stay as they are."""
     with db.conn:
-        db.execute(
-            "UPDATE feeds SET error_count = error_count + 1, last_error = ?, last_status = ?, last_polled_at = ?,"
-            " failing_since = COALESCE(failing_since, ?), next_poll_at = ? WHERE id = ?",
-            [error, status, iso(now), iso(now), iso(next_poll_at), feed_id],
-        )
+        if next_poll_at is None:
+            db.execute(
+                "UPDATE feeds SET last_error = ?, last_status = ?, last_polled_at = ? WHERE id = ?",
+                [error, status, iso(now), feed_id],
+            )
+        else:
+            db.execute(
+                "UPDATE feeds SET error_count = error_count + 1, last_error = ?, last_status = ?, last_polled_at = ?,"
+                " failing_since = COALESCE(failing_since, ?), next_poll_at = ? WHERE id = ?",
+                [error, status, iso(now), iso(now), iso(next_poll_at), feed_id],
+            )
         count, since = db.execute("SELECT error_count, failing_since FROM feeds WHERE id = ?", [feed_id]).fetchone()
+    if next_poll_at is None:
+        return int(count), from_iso(since)
     return int(count), from_iso(since) or now
 
 

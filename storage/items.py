@@ -31,7 +31,7 @@ class PollUpdate:
     etag: str | None
     last_modified: str | None
     body_hash: str | None
-    next_poll_at: datetime
+    next_poll_at: datetime | None  # None: the poll's process does not own the schedule; the next poll stays
     url: str | None = None  # new URL after a permanent redirect
     note: str | None = None  # a parse problem that still let items through
 
@@ -229,9 +229,10 @@ def _store_update(db: sqlite_utils.Database, feed_id: int, u: PollUpdate, now: s
         "error_count": 0,
         "failing_since": None,
         "last_error": None,
-        "next_poll_at": iso(u.next_poll_at),
         "note": u.note,
     }
+    if u.next_poll_at is not None:
+        values["next_poll_at"] = iso(u.next_poll_at)
     if u.url:
         values["url"] = u.url
     if has_new:
