@@ -12,6 +12,7 @@ from pathlib import Path
 from bot import __version__
 from bot.app import feeds_command, read_config, run_forever
 from bot.config import Settings
+from bot.console import log_in_zone
 from bot.errors import CommandError, ConfigError, StorageError
 from bot.once import run_once
 
@@ -100,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    log_in_zone(config.timezone)
     if args.command == "check":
         print(
             f"{settings.config_path}: ok: {len(config.topics)} topics, {len(config.feeds)} feeds "

@@ -17,6 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.admin import AdminService
 from bot.config import Config, Settings, load_config
+from bot.console import RunSummary, alerts_destination
 from bot.delivery.gate import SendGate
 from bot.delivery.outbox import Notify, Outbox, OutboxPolicy
 from bot.delivery.render import cap_html, html_to_plain
@@ -39,6 +40,7 @@ from bot.telegram.application import (
     start_application,
     stop_application,
 )
+from bot.wording import count
 from storage.db import utcnow
 from storage.reporting import claim_hits
 from storage.schedule_owner import ScheduleLock
@@ -58,8 +60,12 @@ async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | 
     async with open_runtime(settings, config) as rt, open_delivery(rt, out) as dl, held_schedule(settings):
         db = rt.ctx.db
         live = LiveConfig(rt, dl.catalog, dl.notify_admins, console=dl.telegram is None)
+        summary = RunSummary(
+            settings.summary_s, lambda: rt.config.feeds, lambda: dl.outbox.sent_messages, lambda: rt.ctx.max_age_s
+        )
 
         async def on_outcome(outcome: PollOutcome) -> None:
+            summary.after_poll(outcome)
             if outcome.hits:
                 await db.run(claim_hits, utcnow(), None, [h.hit_id for h in outcome.hits])
                 dl.outbox.wake()
@@ -74,8 +80,11 @@ async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | 
             dl.digest_job, "interval", seconds=30, id="digests", next_run_time=utcnow(), misfire_grace_time=3600, coalesce=True
         )
         scheduler.start()
-        tasks = [asyncio.create_task(dl.outbox.run(stop)), asyncio.create_task(live.watch(stop))]
-        log.info("running: %d feeds, %d topics, database %s", len(feeds.feeds), len(config.topics), settings.db_path)
+        tasks = [asyncio.create_task(t) for t in (dl.outbox.run(stop), live.watch(stop), summary.run(stop))]
+        log.info(
+            "running: %s, %s, database %s", count(len(feeds.feeds), "feed"), count(len(config.topics), "topic"), settings.db_path
+        )
+        log.info("%s", alerts_destination(dl.telegram.bot.username if dl.telegram is not None else None))
         try:
             await stop.wait()
         finally:
@@ -129,7 +138,7 @@ async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = 
     gate = SendGate(policy.send_limits())
     app = build_application(settings, gate) if settings.bot_token else None
     sender: Sender = TelegramSender(app.bot) if app is not None else ConsoleSender(out)
-    await db.run(ensure_console_subscriber, [t.id for t in config.topics], app is None, utcnow())
+    await db.run(ensure_console_subscriber, [t.id for t in config.topics], app is None, utcnow(), config.timezone)
     notify = admin_notifier(sender, settings.admin_ids if app is not None else (CONSOLE_CHAT_ID,))
     outbox = Outbox(db, sender, lambda: catalog.names, policy=policy, notify_admins=notify)
     if app is not None:

@@ -317,6 +317,10 @@ class Settings:
             "help": "a feed health notice waits this long for others; they go as one message",
         },
     )
+    summary_s: float = field(
+        default=60.0,
+        metadata={"env": "NEWSWATCH_SUMMARY_INTERVAL", "help": "`run` logs a summary of its polls this often, seconds"},
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -101,7 +101,7 @@ class LiveConfig(FileConfig):
         rt.config, rt.feed_ids = config, ids
         rt.ctx.max_age_s = config.max_age_s
         self.catalog.reload(config.topics, config.timezone, config.digest_times)
-        await rt.ctx.db.run(ensure_console_subscriber, [t.id for t in config.topics], self.console, utcnow())
+        await rt.ctx.db.run(ensure_console_subscriber, [t.id for t in config.topics], self.console, utcnow(), config.timezone)
         if self.feeds is not None:
             self.feeds.set_feeds(await self._feeds_with_state(config.feeds), utcnow())
         log.info("config applied from %s: %d feeds, %d topics", config.path, len(config.feeds), len(config.topics))

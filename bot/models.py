@@ -101,6 +101,7 @@ class Hit:
     published: datetime | None
     story_id: int
     matched: tuple[str, ...]
+    held: bool = False  # kept, not queued for delivery: the item was older than max_age when first seen
 
     def to_json_dict(self) -> dict[str, object]:
         """The JSON-lines shape printed by `once --json`."""

@@ -207,11 +207,11 @@ def save_poll(
                 )
                 if not cur.rowcount:
                     continue
-                if send_since is None or item.published_at is None or item.published_at >= send_since:
+                held = send_since is not None and item.published_at is not None and item.published_at < send_since
+                if not held:
                     enqueue_story(db, story_id, m.topic, now_s)
-                hits.append(
-                    Hit(int(cur.lastrowid or 0), m.topic, feed_name, item.title, item.url, item.published_at, story_id, m.terms)
-                )
+                hit_id = int(cur.lastrowid or 0)
+                hits.append(Hit(hit_id, m.topic, feed_name, item.title, item.url, item.published_at, story_id, m.terms, held))
         if df is not None:
             df.save()
         _store_update(db, feed_id, update, now_s, any(not e.changed for e in entries))

@@ -125,15 +125,19 @@ def unsubscribe(db: sqlite_utils.Database, chat_id: int, topics: Iterable[str]) 
     return removed
 
 
-def ensure_console_subscriber(db: sqlite_utils.Database, topics: Sequence[str], active: bool, now: datetime) -> None:
-    """The console chat follows every topic while the bot runs without a token, and nothing otherwise."""
+def ensure_console_subscriber(
+    db: sqlite_utils.Database, topics: Sequence[str], active: bool, now: datetime, timezone: str = "UTC"
+) -> None:
+    """The console chat follows every topic while the bot runs without a token, and nothing otherwise;
+    it reads times in the config's time zone."""
     with db.conn:
         db.execute(
             "INSERT OR IGNORE INTO subscribers (chat_id, kind, title, created_at) VALUES (?, 'console', 'console', ?)",
             [CONSOLE_CHAT_ID, iso(now)],
         )
         db.execute(
-            "UPDATE subscribers SET active = ?, paused = 0, mode = 'instant' WHERE chat_id = ?", [int(active), CONSOLE_CHAT_ID]
+            "UPDATE subscribers SET active = ?, paused = 0, mode = 'instant', timezone = ? WHERE chat_id = ?",
+            [int(active), timezone, CONSOLE_CHAT_ID],
         )
         db.execute("DELETE FROM subscriptions WHERE chat_id = ?", [CONSOLE_CHAT_ID])
         if active:

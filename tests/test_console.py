@@ -3,12 +3,144 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.wording import count, duration_words
+from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
-from tests.test_cli import run_cli, write_config
+from tests.test_cli import run_cli, with_interval, write_config
+
+
+class Lines:
+    """Collects a stream of a process from a thread."""
+
+    def __init__(self, stream: object) -> None:
+        self.text = ""
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.text += line
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate(self.text):
+            assert time.monotonic() < deadline, f"not seen in time; output so far:\n{self.text}"
+            time.sleep(0.05)
+
+
+def start_run(cfg: Path, db: Path, **env_extra: str) -> tuple[subprocess.Popen[str], Lines, Lines]:
+    """`python -m bot run` without a token; its stdout and stderr collected."""
+    env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1", **env_extra}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--db", str(db)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, Lines(proc.stdout), Lines(proc.stderr)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(20)
+    assert proc.returncode == 0
+
+
+def rfc822(days_ago: float) -> str:
+    return format_datetime(datetime.now(UTC) - timedelta(days=days_ago), usegmt=True)
+
+
+SUMMARY = re.compile(
+    r"last 1 second: (\d+) feeds? polled, (\d+) new items?, (\d+) hits?(?: \((\d+) kept, not sent: max_age\))?, "
+    r"(\d+) messages? sent, (no feed failing|\d+ feeds? failing: .*)$",
+    re.M,
+)
+
+
+def test_run_says_where_alerts_go_and_logs_a_summary_every_interval(server: FeedServer, tmp_path: Path) -> None:
+    good = server.url("/good.xml")
+    broken = server.set("/broken.xml", status=500)
+    cfg = with_interval(write_config(tmp_path / "feeds.yaml", [("Good", good), ("Broken", broken)]))
+    cfg.write_text("settings:\n  timezone: Europe/Paris\n" + cfg.read_text(encoding="utf-8"), encoding="utf-8")
+    published = datetime.now(UTC) - timedelta(days=0.1)
+    good = server.set(
+        "/good.xml",
+        body=rss(
+            [
+                {
+                    "title": "Peskov on talks",
+                    "guid": "1",
+                    "link": "https://l.example/1",
+                    "pubDate": format_datetime(published, True),
+                },
+                {"title": "Weather", "guid": "2", "link": "https://l.example/2", "pubDate": rfc822(0.1)},
+            ]
+        ),
+    )
+    proc, out, err = start_run(cfg, tmp_path / "nw.db", NEWSWATCH_SUMMARY_INTERVAL="1")
+    try:
+        err.wait_for(lambda t: len(SUMMARY.findall(t)) >= 3 and "Peskov on talks" in out.text)
+        time.sleep(1.2)  # one more summary after the alert was sent
+    finally:
+        stop(proc)
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+0[12]:00 INFO bot.app: running: 2 feeds, 2 topics", err.text, re.M)
+    paris, utc = published.astimezone(ZoneInfo("Europe/Paris")), published
+    assert f"{paris:%H:%M}" in out.text and f"{utc:%H:%M}" not in out.text  # the alert's time, in the config's zone
+    assert "alerts go to the console (TELEGRAM_BOT_TOKEN is not set)" in err.text
+    lines = SUMMARY.findall(err.text)
+    assert sum(int(x[1]) for x in lines) == 2  # new items, each counted in one line only
+    assert sum(int(x[2]) for x in lines) == 1  # hits
+    assert sum(int(x[4]) for x in lines) == 1  # the alert sent
+    assert all(x[3] == "" for x in lines)  # nothing held back
+    assert max(int(x[0]) for x in lines) == 2
+    assert lines[-1][5] == "1 feed failing: Broken"
+    summary_lines = [line for line in err.text.splitlines() if "last 1 second:" in line]
+    assert all(" INFO bot.console: " in line for line in summary_lines)
+
+
+def test_run_says_when_max_age_keeps_hits_back(server: FeedServer, tmp_path: Path) -> None:
+    url = server.set(
+        "/backlog.xml",
+        body=rss(
+            [
+                {"title": "Peskov in 2020", "guid": "1", "link": "https://o.example/1", "pubDate": rfc822(900)},
+                {"title": "Rutte in 2021", "guid": "2", "link": "https://o.example/2", "pubDate": rfc822(600)},
+                {"title": "Peskov today", "guid": "3", "link": "https://o.example/3", "pubDate": rfc822(0.1)},
+            ]
+        ),
+    )
+    cfg = with_interval(write_config(tmp_path / "feeds.yaml", [("Archive", url)]))
+    proc, out, err = start_run(cfg, tmp_path / "nw.db", NEWSWATCH_SUMMARY_INTERVAL="1")
+    try:
+        err.wait_for(lambda t: any(x[3] for x in SUMMARY.findall(t)) and server.hits["/backlog.xml"] >= 3)
+        out.wait_for(lambda t: "Peskov today" in t)
+    finally:
+        stop(proc)
+    notice = (
+        "feed=Archive: 2 hits kept but not sent: their items were published more than 2 days before the feed "
+        "was first read (settings.max_age)"
+    )
+    assert err.text.count(notice) == 1  # once for that poll; later polls bring nothing new
+    assert "Peskov in 2020" not in out.text and "Rutte in 2021" not in out.text
+    assert [x[2:4] for x in SUMMARY.findall(err.text) if x[3]] == [("3", "2")]
 
 
 @pytest.mark.parametrize(
@@ -48,3 +180,27 @@ def test_config_option_in_every_position(tmp_path: Path, args: list[str]) -> Non
     assert out.returncode == 0, out.stderr
     expected = "#1 One" if "feeds" in args else f"{cfg}: ok: 2 topics"
     assert expected in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("n", "word", "expected"),
+    [(0, "item", "0 items"), (1, "item", "1 item"), (2, "story", "2 stories"), (1, "story", "1 story"), (3, "day", "3 days")],
+)
+def test_count_says_one_thing_or_many(n: int, word: str, expected: str) -> None:
+    assert count(n, word) == expected
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (1, "1 second"),
+        (45, "45 seconds"),
+        (60, "1 minute"),
+        (90, "90 seconds"),
+        (5400, "90 minutes"),
+        (172800, "2 days"),
+        (0.5, "0.5 seconds"),
+    ],
+)
+def test_duration_words(seconds: float, expected: str) -> None:
+    assert duration_words(seconds) == expected
