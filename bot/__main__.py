@@ -50,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate feeds.yaml and print a summary; exit 1 naming file:line on an error.",
     )
     _add_feeds_parser(sub, common)
+    trend = sub.add_parser(
+        "trend",
+        parents=[common],
+        help="draw a topic's stories per day (per hour for 7 days) as a PNG chart",
+        description="Draw the chart /trend sends: stories per day (per hour for --days 7) in the config's time zone, "
+        "the peak marked; print the caption.",
+    )
+    trend.add_argument("topic", help="topic id or name (from feeds.yaml)")
+    trend.add_argument("--days", type=int, default=30, choices=(7, 30, 90), help="period (default 30)")
+    trend.add_argument("--out", type=Path, default=Path("chart.png"), help="PNG file to write (default chart.png)")
     return parser
 
 
@@ -112,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "feeds":
             text = asyncio.run(feeds_command(settings, config, args))
             sys.stdout.write(text)
+            return 0
+        if args.command == "trend":
+            from bot.trends.cli import trend_command  # charts import matplotlib: only this command pays for it
+
+            sys.stdout.write(asyncio.run(trend_command(settings, config, args.topic, args.days, args.out)))
             return 0
         if args.command == "once":
             asyncio.run(run_once(settings, config, as_json=args.json, progress=sys.stdout.isatty() and sys.stderr.isatty()))

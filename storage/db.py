@@ -144,6 +144,44 @@ MIGRATIONS: list[str] = [
     CREATE INDEX hits_topic_story ON hits(topic, story_id);
     CREATE INDEX stories_last_seen ON stories(last_seen_at);
     """,
+    # 4: surges (one row per surge of a topic; open while ended_at is NULL), the chats that opted in to
+    # surge alerts and their outbox, and which feeds failed in which hour (for the /stats chart)
+    """
+    CREATE TABLE surges (
+        id INTEGER PRIMARY KEY,
+        topic TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        recent INTEGER NOT NULL,
+        baseline REAL NOT NULL,
+        threshold REAL NOT NULL,
+        window_h INTEGER NOT NULL,
+        stories TEXT NOT NULL
+    );
+    CREATE INDEX surges_open ON surges(topic) WHERE ended_at IS NULL;
+    CREATE TABLE surge_chats (
+        chat_id INTEGER PRIMARY KEY REFERENCES subscribers(chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE surge_deliveries (
+        id INTEGER PRIMARY KEY,
+        surge_id INTEGER NOT NULL REFERENCES surges(id),
+        chat_id INTEGER NOT NULL REFERENCES subscribers(chat_id) ON DELETE CASCADE ON UPDATE CASCADE,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        message_ids TEXT,
+        sent_at TEXT,
+        UNIQUE(surge_id, chat_id)
+    );
+    CREATE INDEX surge_deliveries_pending ON surge_deliveries(status, next_attempt_at);
+    CREATE TABLE feed_failures (
+        hour TEXT NOT NULL,
+        feed_id INTEGER NOT NULL,
+        PRIMARY KEY (hour, feed_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
@@ -161,6 +199,11 @@ def utcnow() -> datetime:
 def iso(dt: datetime | None) -> str | None:
     """A datetime as stored: ISO 8601 in UTC, or None."""
     return dt.astimezone(UTC).isoformat(timespec="seconds") if dt else None
+
+
+def hour_of(dt: datetime) -> str:
+    """The UTC hour a time falls in, as stored for hourly counts: 2024-10-21T09."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H")
 
 
 def from_iso(text: str | None) -> datetime | None:

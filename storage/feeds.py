@@ -10,7 +10,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.models import FeedConfig
-from storage.db import from_iso, iso
+from storage.db import from_iso, hour_of, iso
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,7 @@ def record_error(
                 " failing_since = COALESCE(failing_since, ?), next_poll_at = ? WHERE id = ?",
                 [error, status, iso(now), iso(now), iso(next_poll_at), feed_id],
             )
+        db.execute("INSERT OR IGNORE INTO feed_failures (hour, feed_id) VALUES (?, ?)", [hour_of(now), feed_id])
         count, since = db.execute("SELECT error_count, failing_since FROM feeds WHERE id = ?", [feed_id]).fetchone()
     if next_poll_at is None:
         return int(count), from_iso(since)

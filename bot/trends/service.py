@@ -1,0 +1,77 @@
+"""Trend charts on request: `/trend <topic> [7d|30d|90d]` in Telegram and `python -m bot trend` in a shell.
+
+Reads the topic's stories from SQLite, counts them per hour or day in the reader's zone, draws the
+chart off the event loop (matplotlib in a worker thread) and writes the caption.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.delivery.render import echo
+from bot.errors import CommandError
+from bot.subscribers import Catalog
+from bot.trends.series import PERIODS, Chart, period_days
+from bot.trends.text import trend_caption, trend_chart
+from storage.db import AsyncDB, utcnow
+from storage.trends import StoryRow, topic_stories
+
+USAGE = "Usage: /trend topic [7d|30d|90d], e.g. /trend rutte 7d"
+
+
+@dataclass(frozen=True)
+class TrendAnswer:
+    """A chart ready to send: PNG bytes and an HTML caption."""
+
+    png: bytes
+    caption: str
+    chart: Chart
+
+
+async def draw(chart: Chart) -> bytes:
+    """Render a chart in a worker thread (drawing takes a fraction of a second of CPU)."""
+    from bot.trends.chart import render_png  # matplotlib is imported only when a chart is drawn
+
+    return await asyncio.to_thread(render_png, chart)
+
+
+class TrendService:
+    """Answers trend requests from the stored stories."""
+
+    def __init__(self, db: AsyncDB, catalog: Catalog, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db, self.catalog, self.clock = db, catalog, clock
+
+    def parse(self, words: Sequence[str]) -> tuple[str, str, int]:
+        """(topic id, its name, days) from the command's words; CommandError says what is wrong."""
+        if not words:
+            raise CommandError(f"{USAGE}. Topics: {', '.join(t.id for t in self.catalog.topics) or 'none'}")
+        period = words[-1] if len(words) > 1 and period_days(words[-1]) is not None else None
+        topic_words = list(words[:-1] if period else words)
+        if len(words) > 1 and period is None and words[-1][:1].isdigit():
+            raise CommandError(f"{echo(words[-1])} is not a period: use {', '.join(PERIODS)}")
+        found, unknown = self.catalog.resolve([" ".join(topic_words)])
+        if not found:
+            found, unknown = self.catalog.resolve(topic_words)
+        if unknown or not found:
+            raise CommandError(f"No topic {echo(' '.join(unknown or topic_words))}. /topics lists them.")
+        if len(found) > 1:
+            raise CommandError(f"One topic at a time. {USAGE}")
+        days = period_days(period)
+        assert days is not None
+        return found[0], self.catalog.names.get(found[0], found[0]), days
+
+    async def trend(self, words: Sequence[str], zone: str) -> TrendAnswer:
+        """The chart and caption for `/trend` words, read in `zone`."""
+        topic, name, days = self.parse(words)
+        return await self.answer(topic, name, days, ZoneInfo(zone))
+
+    async def answer(self, topic: str, name: str, days: int, zone: ZoneInfo) -> TrendAnswer:
+        """The chart of one topic over `days` days up to now."""
+        now = self.clock()
+        rows: list[StoryRow] = await self.db.run(topic_stories, [topic], now - timedelta(days=days + 1))
+        chart = trend_chart(name, rows, now, days, zone)
+        return TrendAnswer(await draw(chart), trend_caption(name, chart, rows, now), chart)

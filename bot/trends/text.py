@@ -1,0 +1,84 @@
+"""What a trend chart and a surge alert say (pure): the Chart to draw and its caption.
+
+Captions are Telegram HTML cut to MAX_CAPTION UTF-16 units (Telegram's limit for a photo caption);
+feed titles are shortened and escaped before they are put in a tag, so a cut never breaks markup.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.delivery.render import cap_html, esc, shorten
+from bot.trends.series import Chart, Series, bucket_end, bucket_starts, count_into
+from bot.trends.surge import SurgeDecision, pick_top, story_time
+from storage.trends import StoryRow
+
+MAX_CAPTION = 1024
+TOP_SHOWN = 3
+TITLE_CHARS = 110
+
+
+def story_times(rows: Sequence[StoryRow]) -> list[tuple[int, datetime]]:
+    """(story_id, when it happened) for counting: see bot.trends.surge.story_time."""
+    return [(r.story_id, story_time(r.first_seen_at, r.published_at)) for r in rows]
+
+
+def trend_chart(name: str, rows: Sequence[StoryRow], end: datetime, days: int, zone: ZoneInfo) -> Chart:
+    """Stories per hour (7 days) or per day (longer) up to `end`, read in `zone`."""
+    hourly = days <= 7
+    starts = bucket_starts(end, days, zone, hourly=hourly)
+    counts = count_into(starts, end, (t for _, t in story_times(rows)))
+    unit = "hour" if hourly else "day"
+    return Chart(f"{name} — stories per {unit}, {days} days", hourly, zone.key, [Series("stories", starts, counts)])
+
+
+def _top_lines(rows: Sequence[StoryRow], start: datetime, end: datetime, limit: int = TOP_SHOWN) -> list[str]:
+    inside = [r for r in rows if start <= story_time(r.first_seen_at, r.published_at) < end]
+    by_id = {r.story_id: r for r in inside}
+    lines = []
+    for story_id, n_feeds, _ in pick_top([(r.story_id, r.n_feeds, r.title) for r in inside], limit):
+        r = by_id[story_id]
+        title = esc(shorten(r.title, TITLE_CHARS) or "(untitled)")
+        if r.url and r.url.startswith(("http://", "https://")):
+            title = f'<a href="{html.escape(r.url, quote=True)}">{title}</a>'
+        lines.append(f"• {title}" + (f" ({n_feeds} outlets)" if n_feeds > 1 else ""))
+    return lines
+
+
+def trend_caption(name: str, chart: Chart, rows: Sequence[StoryRow], end: datetime) -> str:
+    """The caption: total, the peak bucket and its top stories (most outlets first)."""
+    series = chart.series[0]
+    days = len(series.starts) // 24 if chart.hourly else len(series.starts)
+    head = f"<b>{esc(name)}</b>: {series.total} {_stories(series.total)} in {days} days ({esc(chart.zone)})"
+    peak = series.peak
+    if peak < 0:
+        return head + "\nNo story in this period."
+    start = series.starts[peak]
+    when = start.strftime("%a %d %b %H:00") if chart.hourly else start.strftime("%a %d %b")
+    count = series.counts[peak]
+    lines = [head, f"Peak {when}: {count} {_stories(count)}. Top:"]
+    lines += _top_lines(rows, start, bucket_end(series.starts, peak, end))
+    return cap_html("\n".join(lines), MAX_CAPTION)[0]
+
+
+def surge_caption(name: str, decision: SurgeDecision, window_h: int, rows: Sequence[StoryRow], now: datetime) -> str:
+    """🔺 Dmitry Peskov: 14 stories in the last 3 h, usually 2 — top: ..."""
+    usual = f"{decision.baseline:g}"
+    head = (
+        f"🔺 <b>{esc(name)}</b>: {decision.recent} {_stories(decision.recent)} in the last {window_h} h, usually {usual} — top:"
+    )
+    lines = [head, *_top_lines(rows, now - timedelta(hours=window_h), now + timedelta(seconds=1))]
+    return cap_html("\n".join(lines), MAX_CAPTION)[0]
+
+
+def surge_chart(name: str, rows: Sequence[StoryRow], now: datetime, window_h: int, zone: ZoneInfo) -> Chart:
+    """The alert's picture: stories per hour over 7 days, the surge's window shaded."""
+    chart = trend_chart(name, rows, now, 7, zone)
+    return Chart(chart.title, chart.hourly, chart.zone, chart.series, highlight_from=now - timedelta(hours=window_h))
+
+
+def _stories(n: int) -> str:
+    return "story" if n == 1 else "stories"
