@@ -117,12 +117,15 @@ class AdminService:
             counts[cond] = counts.get(cond, 0) + 1
         summary = ", ".join(f"{n} {c.value}" for c, n in sorted(counts.items(), key=lambda kv: _ORDER.index(kv[0])))
         blocks = [f"<b>{len(config.feeds)} feeds</b>: {summary or 'none'}"]
-        full = rows if ref else sorted((r for r in rows if r[2] is not Condition.OK), key=lambda r: _ORDER.index(r[2]))
+        noted = {f.source for f, st, _ in rows if st and st.note}  # read with a problem: shown in full
+        attention = [r for r in rows if r[2] is not Condition.OK or r[0].source in noted]
+        full = rows if ref else sorted(attention, key=lambda r: _ORDER.index(r[2]))
         for f, state, _cond in full:
             health = describe_condition(state, f.enabled, now, policy, zone) if state else "🕓 not polled yet"
             where = f"@{f.source.removeprefix('tg:')}" if f.kind == "telegram" else esc(f.url)
-            blocks.append(f"\n{self._feed_label(f)} · every {format_duration(f.interval_s)}\n{where}\n{esc(health)}")
-        healthy = [] if ref else [(f, st) for f, st, cond in rows if cond is Condition.OK]
+            note = f"\nNote: {esc(state.note)}" if state and state.note else ""
+            blocks.append(f"\n{self._feed_label(f)} · every {format_duration(f.interval_s)}\n{where}\n{esc(health)}{note}")
+        healthy = [] if ref else [(f, st) for f, st, cond in rows if cond is Condition.OK and f.source not in noted]
         if healthy:
             blocks.append("")
         for f, st in healthy[:SHOWN_OK_FEEDS]:

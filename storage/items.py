@@ -45,13 +45,24 @@ def sort_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[Item]) -
     """(items this feed has not stored, stored items whose title or text has changed since)."""
     unique = list({it.key: it for it in reversed(items)}.values())[::-1]
     stored: dict[str, tuple[str, str]] = {}
-    keys = [it.key for it in unique]
+    keys = [it.key for it in unique] + [it.alias for it in unique if it.alias]
     for chunk in chunks(keys):
         marks = ",".join("?" * len(chunk))
         rows = db.execute(f"SELECT key, title, text FROM items WHERE feed_id = ? AND key IN ({marks})", [feed_id, *chunk])
         stored.update((r[0], (r[1], r[2])) for r in rows)
-    new = [it for it in unique if it.key not in stored]
-    changed = [it for it in unique if it.key in stored and stored[it.key] != (it.title, it.text)]
+    new: list[Item] = []
+    changed: list[Item] = []
+    for it in unique:
+        row = stored.get(it.key)
+        if row is not None and row[0] == it.title:
+            if row[1] != it.text:
+                changed.append(it)
+        elif it.alias in stored and stored[it.alias][0] == it.title:
+            continue  # stored under its other key (before its feed began, or stopped, sharing one link)
+        elif row is not None:
+            changed.append(it)
+        else:
+            new.append(it)
     return new, changed
 
 
@@ -68,7 +79,7 @@ class NewItem:
 
 def _find_story(db: sqlite_utils.Database, item: Item) -> int | None:
     """The story of a stored copy of the item (same article URL), or of the post it forwards or links."""
-    canonical = story_url(item.url)
+    canonical = None if item.extra.get("shared_key") else story_url(item.url)  # a link many items share names none
     if canonical is not None:
         row = db.execute("SELECT story_id FROM items WHERE canonical_url = ? LIMIT 1", [canonical]).fetchone()
         if row:
@@ -90,6 +101,11 @@ def _cluster(
     return clusterer.choose(terms, now, candidates, df.idf, [m.topic for m in entry.matches])
 
 
+def _canonical(item: Item) -> str | None:
+    """The item's canonical URL, unless its feed gives that link to other items too."""
+    return None if item.extra.get("shared_key") else canonical_url(item.url)
+
+
 def _insert_item(db: sqlite_utils.Database, feed_id: int, item: Item, story_id: int, now: str) -> int | None:
     cur = db.execute(
         "INSERT OR IGNORE INTO items (feed_id, key, url, canonical_url, title, text, published_at, fetched_at, story_id, extra)"
@@ -98,7 +114,7 @@ def _insert_item(db: sqlite_utils.Database, feed_id: int, item: Item, story_id: 
             feed_id,
             item.key,
             item.url,
-            canonical_url(item.url),
+            _canonical(item),
             item.title,
             item.text,
             iso(item.published_at),
@@ -126,7 +142,7 @@ def _store_entry(
         story_id = _cluster(db, clusterer, df, feed_id, entry, now)
     created = story_id is None
     if story_id is None:
-        story_id = create_story(db, item, canonical_url(item.url), now_s, entry.terms, entry.lang)
+        story_id = create_story(db, item, _canonical(item), now_s, entry.terms, entry.lang)
     item_id = _insert_item(db, feed_id, item, story_id, now_s)
     if item_id is None:
         if created:

@@ -348,19 +348,19 @@ async def test_hand_edits_apply_and_a_broken_edit_is_refused(settings: Settings,
         assert server.hits["/b.xml"] == stopped  # removed: no longer polled
 
 
-async def test_old_items_are_kept_but_not_sent(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+async def test_a_new_feeds_old_items_are_kept_but_not_sent(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
     now = utcnow()
     dated = [
         story(1, "Rutte on the 2% target") | {"pubDate": format_datetime(now - timedelta(days=5))},
         story(2, "Rutte in Kyiv today") | {"pubDate": format_datetime(now - timedelta(hours=1))},
         story(3, "Rutte speaks (no date)"),
     ]
-    a = server.set("/a.xml", body=rss([]))
+    a = server.set("/a.xml", status=503)  # not read yet: its first successful read brings the backlog
     async with running(settings, botapi, server, config_text(("Wire", a))) as bot:
         await bot.command("/start", user=USER)
         await bot.command("/subscribe rutte", user=USER)
         server.set("/a.xml", body=rss(dated))
-        await until(lambda: bot.query("SELECT count(*) FROM hits") == [(3,)], 10)
+        await until(lambda: bot.query("SELECT count(*) FROM hits") == [(3,)], 30)  # after the failures' back-off
         await until(lambda: len(botapi.messages(USER)) == 4, 10)
         await asyncio.sleep(1.5)
         alerts = "\n".join(m.text for m in botapi.messages(USER)[2:])

@@ -14,6 +14,8 @@ import io
 import json
 import re
 import time
+from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
@@ -87,8 +89,42 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str = ""
         if not d.get("version"):
             raise ParseError("parser: not a feed (no RSS, Atom, RDF or JSON Feed found)")
     base = headers.get("content-location") or url
-    items = [_entry_to_item(e, base) for e in d.entries]
-    return ParsedFeed([it for it in items if it is not None], d.feed.get("title"), note)
+    items, shared = tell_apart_shared_keys([it for it in (_entry_to_item(e, base) for e in d.entries) if it is not None])
+    return ParsedFeed(items, d.feed.get("title"), "; ".join(n for n in (note, shared) if n) or None)
+
+
+def tell_apart_shared_keys(items: list[Item]) -> tuple[list[Item], str | None]:
+    """Give items keyed by a link they share (no guid, or one that is only that link: some outlets give
+    every item their home page) keys of their own; return the items and a note for the feed's health.
+
+    Items with one link but different titles or texts are different items: each gets the shared key
+    plus a hash of its title (of its title and text where titles repeat too), and the shared key as its
+    alias, so an item stored under the bare key before keeps being recognised by its title. An item
+    keyed by its own link gets the titled form as its alias, for a feed that stops sharing links."""
+    groups: dict[str, set[tuple[str, str]]] = {}
+    for it in items:
+        if it.key == it.url:  # keyed by its link (a guid of its own names one item, even when repeated)
+            groups.setdefault(it.key, set()).add((it.title, it.text))
+    title_hash: dict[str, str] = {}
+    titles: dict[str, Counter[str]] = {}  # shared key -> title hash -> items with that title
+    for key, distinct in groups.items():
+        if len(distinct) > 1:
+            for title, _ in distinct:
+                title_hash.setdefault(title, content_hash(title))
+            titles[key] = Counter(title_hash[title] for title, _ in distinct)
+    out: list[Item] = []
+    for it in items:
+        if it.key not in titles:
+            out.append(replace(it, alias=f"{it.key}#{content_hash(it.title)}") if it.key == it.url else it)
+            continue
+        mark = title_hash[it.title]
+        if titles[it.key][mark] > 1:
+            mark = content_hash(it.title, it.text)
+        out.append(replace(it, key=f"{it.key}#{mark}", alias=it.key, extra={**it.extra, "shared_key": it.key}))
+    if not titles:
+        return out, None
+    told = "; ".join(f"{len(groups[key])} items share the link {key}" for key in titles)
+    return out, f"identity: {told}: told apart by title and text"
 
 
 def _entry_to_item(e: Any, base: str) -> Item | None:
@@ -169,7 +205,8 @@ def parse_json_feed(body: bytes, url: str = "") -> ParsedFeed:
         when = raw.get("date_published") or raw.get("date_modified")
         published = day_end_if_dateless(when, _iso_to_dt(when))
         items.append(Item(key=key, url=item_url, title=title or (item_url or ""), text=text, published_at=published))
-    return ParsedFeed(items, str(doc.get("title")) if doc.get("title") else None)
+    items, shared = tell_apart_shared_keys(items)
+    return ParsedFeed(items, str(doc.get("title")) if doc.get("title") else None, shared)
 
 
 def _iso_to_dt(value: object) -> datetime | None:
