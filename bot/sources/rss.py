@@ -144,10 +144,8 @@ def _entry_to_item(e: Any, base: str) -> Item | None:
         title = title_from_text(text) or (url or "")
     guid = e.get("id") or e.get("guid")
     key = str(guid).strip() if guid else (url or f"hash:{content_hash(title, text)}")
-    if e.get("published_parsed"):
-        published = day_end_if_dateless(e.get("published"), _struct_to_dt(e.get("published_parsed")))
-    else:
-        published = day_end_if_dateless(e.get("updated"), _struct_to_dt(e.get("updated_parsed")))
+    field = "published" if dict.get(e, "published_parsed") else "updated"  # dict.get: no feedparser fallback warning
+    published = day_end_if_dateless(dict.get(e, field), _struct_to_dt(dict.get(e, f"{field}_parsed")))
     author = e.get("author") or None
     return Item(key=key, url=url, title=title, text=text, published_at=published, author=author)
 
