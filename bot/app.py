@@ -22,6 +22,7 @@ from bot.delivery.gate import SendGate
 from bot.delivery.outbox import Notify, Outbox, OutboxPolicy
 from bot.delivery.render import cap_html, html_to_plain
 from bot.delivery.senders import ConsoleSender, Sender, TelegramSender
+from bot.delivery.surge_alerts import SurgeAlerts
 from bot.errors import ConfigError, SendError
 from bot.feedlist import write_atomic
 from bot.live import LiveConfig
@@ -40,6 +41,8 @@ from bot.telegram.application import (
     start_application,
     stop_application,
 )
+from bot.trends.service import TrendService
+from bot.trends.watcher import SurgeWatcher
 from bot.wording import count
 from storage.db import utcnow
 from storage.reporting import claim_hits
@@ -48,6 +51,7 @@ from storage.subscribers import CONSOLE_CHAT_ID, ensure_console_subscriber
 
 log = logging.getLogger(__name__)
 
+SURGE_CHECK_S = 300  # how often every topic is checked for a surge
 STOP_GRACE_S = 3.0  # how long stopping lets a send wait for its turn (the last notices, a per-chat gap)
 
 
@@ -79,8 +83,9 @@ async def run_forever(settings: Settings, config: Config, stop: asyncio.Event | 
         scheduler.add_job(
             dl.digest_job, "interval", seconds=30, id="digests", next_run_time=utcnow(), misfire_grace_time=3600, coalesce=True
         )
+        scheduler.add_job(dl.surge_job, "interval", seconds=SURGE_CHECK_S, id="surges", misfire_grace_time=600, coalesce=True)
         scheduler.start()
-        tasks = [asyncio.create_task(t) for t in (dl.outbox.run(stop), live.watch(stop), summary.run(stop))]
+        tasks = [asyncio.create_task(t) for t in (dl.outbox.run(stop), live.watch(stop), summary.run(stop), dl.surges.run(stop))]
         log.info(
             "running: %s, %s, database %s", count(len(feeds.feeds), "feed"), count(len(config.topics), "topic"), settings.db_path
         )
@@ -117,16 +122,24 @@ class DeliveryRuntime:
     notify_admins: Notify
     telegram: TelegramApp | None
     gate: SendGate
+    surges: SurgeAlerts
+    watcher: SurgeWatcher
 
     def stop_sending(self) -> None:
         """From now on no send waits more than STOP_GRACE_S for its turn: what would stays pending
         (alerts, digests) or is logged as not sent (replies, notices)."""
         self.outbox.stop()
+        self.surges.stop()
         self.gate.close(STOP_GRACE_S)
 
     async def digest_job(self) -> None:
         """Send the digests that are due (APScheduler job; a late run catches up)."""
         await self.outbox.send_digests()
+
+    async def surge_job(self) -> None:
+        """Ask the surge decider about every topic; send the alerts a new surge queued (APScheduler job)."""
+        if await self.watcher.check():
+            self.surges.wake()
 
 
 @asynccontextmanager
@@ -137,16 +150,18 @@ async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = 
     policy = policy or OutboxPolicy()
     gate = SendGate(policy.send_limits())
     app = build_application(settings, gate) if settings.bot_token else None
-    sender: Sender = TelegramSender(app.bot) if app is not None else ConsoleSender(out)
+    sender: TelegramSender | ConsoleSender = TelegramSender(app.bot) if app is not None else ConsoleSender(out)
     await db.run(ensure_console_subscriber, [t.id for t in config.topics], app is None, utcnow(), config.timezone)
     notify = admin_notifier(sender, settings.admin_ids if app is not None else (CONSOLE_CHAT_ID,))
     outbox = Outbox(db, sender, lambda: catalog.names, policy=policy, notify_admins=notify)
     if app is not None:
         app.bot_data["subscribers"] = SubscriberService(db, catalog)
+        app.bot_data["trends"] = TrendService(db, catalog)
         register_handlers(app, lambda a: add_admin_handlers(a, settings.admin_ids))
         app.add_error_handler(error_handler(notify))
         await start_application(app, settings.admin_ids)
-    dl = DeliveryRuntime(outbox, catalog, notify, app, gate)
+    surges = SurgeAlerts(db, sender, lambda: catalog.names, policy)
+    dl = DeliveryRuntime(outbox, catalog, notify, app, gate, surges, SurgeWatcher(db, catalog))
     try:
         yield dl
     finally:

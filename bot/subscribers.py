@@ -36,6 +36,8 @@ COMMANDS: list[tuple[str, str]] = [
     ("pause", "pause delivery"),
     ("resume", "resume delivery"),
     ("status", "what this chat follows and when"),
+    ("trend", "a chart of a topic's stories: /trend rutte 7d"),
+    ("surge", "alerts when a topic takes off: /surge on"),
     ("stop", "unsubscribe and forget this chat"),
     ("help", "how to use this bot"),
 ]

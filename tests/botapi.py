@@ -1,8 +1,9 @@
 """A Telegram Bot API emulator on 127.0.0.1 for the tests and the benchmarks.
 
 It speaks the HTTP protocol python-telegram-bot uses (POST /bot<token>/<method>, form fields, JSON
-answers) and keeps what a test needs to check: every sendMessage, in order, and every request with the
-time it arrived. getUpdates holds for its timeout and honours offset. Faults can be scripted: 429 with
+answers; multipart uploads for sendPhoto) and keeps what a test needs to check: every sendMessage and
+sendPhoto (with the uploaded bytes), in order, and every request with the time it arrived. A photo sent
+again by the file_id Telegram gave it is recorded with the bytes first uploaded. getUpdates holds for its timeout and honours offset. Faults can be scripted: 429 with
 retry_after, 403, 400 with migrate_to_chat_id, 400 "can't parse entities", 500, and dropped
 connections. Like Telegram, it refuses a message whose text (after HTML parsing) is longer than 4096
 UTF-16 units: 400 "message is too long".
@@ -44,6 +45,7 @@ class Sent:
     preview_disabled: bool
     message_id: int
     at: float
+    photo: bytes | None = None  # sendPhoto: the uploaded picture (the one first uploaded, when sent by file_id)
 
 
 @dataclass
@@ -92,6 +94,7 @@ class BotAPI:
         self.latency = latency
         self.port = port
         self._ids = itertools.count(1)
+        self._files: dict[str, bytes] = {}  # file_id -> the photo uploaded under it
         self._update_ids = itertools.count(1)
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -305,6 +308,37 @@ class BotAPI:
         return self._record("editMessageText", p, message_id=int(p.get("message_id") or 0))
 
     async def _m_sendMessage(self, request: web.Request, p: dict[str, Any]) -> Any:
+        refusal = await self._refusal(request, p)
+        if refusal is not None:
+            return refusal
+        if _too_long(p):
+            return _error(400, "Bad Request: message is too long")
+        return self._record("sendMessage", p, message_id=next(self._ids))
+
+    async def _m_sendPhoto(self, request: web.Request, p: dict[str, Any]) -> Any:
+        refusal = await self._refusal(request, p)
+        if refusal is not None:
+            return refusal
+        photo = p.get("photo")
+        if isinstance(photo, str):
+            with self._lock:
+                photo = self._files.get(photo)
+            if photo is None:
+                return _error(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if not isinstance(photo, bytes) or not photo.startswith(b"\x89PNG\r\n\x1a\n"):
+            return _error(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        if _too_long({"text": p.get("caption", ""), "parse_mode": p.get("parse_mode")}, 1024):
+            return _error(400, "Bad Request: message caption is too long")
+        message_id = next(self._ids)
+        answer = self._record("sendPhoto", {**p, "text": p.get("caption", "")}, message_id=message_id, photo=photo)
+        file_id = f"photo-{message_id}"
+        with self._lock:
+            self._files[file_id] = photo
+        size = {"file_id": file_id, "file_unique_id": file_id, "width": 1200, "height": 675, "file_size": len(photo)}
+        return {**answer, "photo": [size], "caption": answer.pop("text")}
+
+    async def _refusal(self, request: web.Request, p: dict[str, Any]) -> web.StreamResponse | None:
+        """The scripted fault, block, migration or HTML refusal this send gets (None: it goes through)."""
         chat_id = int(p["chat_id"])
         with self._lock:
             fault = self.state.faults.popleft() if self.state.faults else None
@@ -340,11 +374,9 @@ class BotAPI:
             return _error(400, "Bad Request: group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": moved})
         if reject:
             return _error(400, "Bad Request: can't parse entities: unexpected end tag")
-        if _too_long(p):
-            return _error(400, "Bad Request: message is too long")
-        return self._record("sendMessage", p, message_id=next(self._ids))
+        return None
 
-    def _record(self, method: str, p: dict[str, Any], message_id: int) -> dict[str, Any]:
+    def _record(self, method: str, p: dict[str, Any], message_id: int, photo: bytes | None = None) -> dict[str, Any]:
         chat_id = int(p["chat_id"])
         preview = p.get("link_preview_options") or {}
         sent = Sent(
@@ -357,6 +389,7 @@ class BotAPI:
             preview_disabled=bool(preview.get("is_disabled")) or p.get("disable_web_page_preview") in ("true", True),
             message_id=message_id,
             at=time.monotonic(),
+            photo=photo,
         )
         with self._lock:
             self.state.sent.append(sent)
@@ -366,12 +399,12 @@ class BotAPI:
         return {"message_id": message_id, "date": int(time.time()), "chat": chat, "text": sent.text}
 
 
-def _too_long(p: dict[str, Any]) -> bool:
-    """Telegram's limit: 4096 UTF-16 units of text, counted after the HTML is parsed."""
+def _too_long(p: dict[str, Any], limit: int = 4096) -> bool:
+    """Telegram's limit: 4096 UTF-16 units of text (1024 for a caption), counted after the HTML is parsed."""
     text = str(p.get("text", ""))
     if p.get("parse_mode") == "HTML":
         text = html.unescape(re.sub(r"<[^>]*>", "", text))
-    return len(text.encode("utf-16-le")) // 2 > 4096
+    return len(text.encode("utf-16-le")) // 2 > limit
 
 
 def most_in_window(times: list[float], window: float) -> int:
@@ -396,6 +429,9 @@ async def _params(request: web.Request) -> dict[str, Any]:
     form = await request.post()
     out: dict[str, Any] = {}
     for key, value in form.items():
+        if isinstance(value, web.FileField):  # an upload (sendPhoto): its bytes
+            out[key] = value.file.read()
+            continue
         text = value if isinstance(value, str) else ""
         out[key] = json.loads(text) if key in JSON_FIELDS and text else text
     return out

@@ -25,7 +25,6 @@ from bot.subscribers import Catalog
 from bot.trends.chart import HEIGHT, WIDTH, render_png
 from bot.trends.series import Chart, Series, bucket_starts, count_into, period_days
 from bot.trends.service import TrendService
-from bot.trends.surge import SurgeDecision
 from bot.trends.text import surge_caption, trend_caption, trend_chart
 from storage.trends import StoryRow
 from tests.conftest import ROOT
@@ -82,11 +81,13 @@ def test_captions_fit_telegram_and_escape_titles() -> None:
     chart = trend_chart("Mark Rutte", rows, NOW, 7, PARIS)
     for caption in (
         trend_caption("Mark Rutte", chart, rows, NOW),
-        surge_caption("Mark Rutte", SurgeDecision("start", 14, 2.0, 6.0), 3, rows, NOW),
+        surge_caption("Mark Rutte", 14, 2.0, 3, [(r.title, r.url, r.n_feeds) for r in rows]),
     ):
         assert len(caption.encode("utf-16-le")) // 2 <= 1024 and "<i>" not in caption and "&lt;i&gt;" in caption
-    assert surge_caption("Dmitry Peskov", SurgeDecision("start", 14, 2.0, 6.0), 3, rows, NOW).startswith(
-        "🔺 <b>Dmitry Peskov</b>: 14 stories in the last 3 h, usually 2 — top:\n• "
+    top = [("Peskov: no comment", "https://n.example/1", 5), ("Песков <ответил>", None, 1)]
+    assert surge_caption("Dmitry Peskov", 14, 2.0, 3, top) == (
+        "🔺 <b>Dmitry Peskov</b>: 14 stories in the last 3 h, usually 2 — top:\n"
+        '• <a href="https://n.example/1">Peskov: no comment</a> (5 outlets)\n• Песков &lt;ответил&gt;'
     )
 
 

@@ -17,7 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from bot.delivery.render import html_to_plain
-from bot.errors import BadMarkup, ChatGone, ChatMoved, FloodWait, SendFailed
+from bot.errors import BadMarkup, ChatGone, ChatMoved, FloodWait, SendError, SendFailed
 
 log = logging.getLogger(__name__)
 
@@ -52,26 +52,45 @@ class TelegramSender:
                 message_thread_id=thread_id,
                 link_preview_options=LinkPreviewOptions(is_disabled=not preview),
             )
-        except RetryAfter as e:
-            with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
-                warnings.simplefilter("ignore")
-                wait = e.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            raise FloodWait(f"sender: flood wait {seconds:g} s for chat {chat_id}", seconds) from e
-        except ChatMigrated as e:
-            raise ChatMoved(f"sender: chat {chat_id} moved to {e.new_chat_id}", int(e.new_chat_id)) from e
-        except Forbidden as e:
-            raise ChatGone(f"sender: forbidden in chat {chat_id}: {e.message}") from e
-        except BadRequest as e:
-            text_lower = e.message.lower()
-            if "can't parse entities" in text_lower or "unsupported start tag" in text_lower:
-                raise BadMarkup(f"sender: Telegram rejected the HTML for chat {chat_id}: {e.message}") from e
-            if any(g in text_lower for g in _GONE):
-                raise ChatGone(f"sender: chat {chat_id}: {e.message}") from e
-            raise SendFailed(f"sender: bad request for chat {chat_id}: {e.message}") from e
-        except TelegramError as e:  # NetworkError, TimedOut, 5xx ...
-            raise SendFailed(f"sender: {type(e).__name__} for chat {chat_id}: {e.message}") from e
+        except TelegramError as e:
+            raise send_error(e, chat_id) from e
         return [msg.message_id]
+
+    async def send_photo(
+        self, chat_id: int, thread_id: int | None, photo: bytes | str, caption: str, *, html: bool = True
+    ) -> tuple[list[int], str | None]:
+        """Send a picture (PNG bytes, or the file_id of one sent before) with a caption; return the
+        message ids and the file_id Telegram keeps it under (to send it again without uploading)."""
+        try:
+            msg = await self.bot.send_photo(
+                chat_id, photo, caption=caption, parse_mode=ParseMode.HTML if html else None, message_thread_id=thread_id
+            )
+        except TelegramError as e:
+            raise send_error(e, chat_id) from e
+        file_id = msg.photo[-1].file_id if msg.photo else None
+        return [msg.message_id], file_id
+
+
+def send_error(e: TelegramError, chat_id: int) -> SendError:
+    """Telegram's answer as one of bot.errors."""
+    if isinstance(e, RetryAfter):
+        with warnings.catch_warnings():  # PTB 22 warns that retry_after will become a timedelta
+            warnings.simplefilter("ignore")
+            wait = e.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        return FloodWait(f"sender: flood wait {seconds:g} s for chat {chat_id}", seconds)
+    if isinstance(e, ChatMigrated):
+        return ChatMoved(f"sender: chat {chat_id} moved to {e.new_chat_id}", int(e.new_chat_id))
+    if isinstance(e, Forbidden):
+        return ChatGone(f"sender: forbidden in chat {chat_id}: {e.message}")
+    if isinstance(e, BadRequest):
+        text_lower = e.message.lower()
+        if "can't parse entities" in text_lower or "unsupported start tag" in text_lower:
+            return BadMarkup(f"sender: Telegram rejected the HTML for chat {chat_id}: {e.message}")
+        if any(g in text_lower for g in _GONE):
+            return ChatGone(f"sender: chat {chat_id}: {e.message}")
+        return SendFailed(f"sender: bad request for chat {chat_id}: {e.message}")
+    return SendFailed(f"sender: {type(e).__name__} for chat {chat_id}: {e.message}")  # NetworkError, TimedOut, 5xx ...
 
 
 class ConsoleSender:
@@ -91,3 +110,11 @@ class ConsoleSender:
             self.out.write((html_to_plain(text) if html else text) + "\n\n")
             self.out.flush()
             return [self.count]
+
+    async def send_photo(
+        self, chat_id: int, thread_id: int | None, photo: bytes | str, caption: str, *, html: bool = True
+    ) -> tuple[list[int], str | None]:
+        """Print the caption and say a chart was attached (the console shows no pictures)."""
+        size = f"{len(photo):,} bytes" if isinstance(photo, bytes) else "sent before"
+        text = f"{html_to_plain(caption) if html else caption}\n[chart: PNG, {size}]"
+        return await self.send(chat_id, thread_id, text, html=False), None

@@ -22,6 +22,7 @@ from bot.delivery.gate import SendGate
 from bot.delivery.outbox import Notify
 from bot.telegram.flow import GateRateLimiter, PerChatUpdateProcessor
 from bot.telegram.handlers import add_fallback_handler, add_subscriber_handlers, bot_commands
+from bot.telegram.trend import add_trend_handlers
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def build_application(settings: Settings, gate: SendGate) -> TelegramApp:
 def register_handlers(app: TelegramApp, extra: Callable[[TelegramApp], None] | None = None) -> None:
     """Every handler, in order: subscriber commands, then `extra` (admin commands), then the catch-all."""
     add_subscriber_handlers(app)
+    add_trend_handlers(app)
     if extra is not None:
         extra(app)
     add_fallback_handler(app)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.delivery.render import cap_html, esc, shorten
 from bot.trends.series import Chart, Series, bucket_end, bucket_starts, count_into
-from bot.trends.surge import SurgeDecision, pick_top, story_time
+from bot.trends.surge import pick_top, story_time
 from storage.trends import StoryRow
 
 MAX_CAPTION = 1024
@@ -35,17 +35,18 @@ def trend_chart(name: str, rows: Sequence[StoryRow], end: datetime, days: int, z
     return Chart(f"{name} — stories per {unit}, {days} days", hourly, zone.key, [Series("stories", starts, counts)])
 
 
-def _top_lines(rows: Sequence[StoryRow], start: datetime, end: datetime, limit: int = TOP_SHOWN) -> list[str]:
-    inside = [r for r in rows if start <= story_time(r.first_seen_at, r.published_at) < end]
-    by_id = {r.story_id: r for r in inside}
-    lines = []
-    for story_id, n_feeds, _ in pick_top([(r.story_id, r.n_feeds, r.title) for r in inside], limit):
-        r = by_id[story_id]
-        title = esc(shorten(r.title, TITLE_CHARS) or "(untitled)")
-        if r.url and r.url.startswith(("http://", "https://")):
-            title = f'<a href="{html.escape(r.url, quote=True)}">{title}</a>'
-        lines.append(f"• {title}" + (f" ({n_feeds} outlets)" if n_feeds > 1 else ""))
-    return lines
+def story_line(title: str, url: str | None, n_feeds: int) -> str:
+    """• the linked title (N outlets)"""
+    shown = esc(shorten(title, TITLE_CHARS) or "(untitled)")
+    if url and url.startswith(("http://", "https://")):
+        shown = f'<a href="{html.escape(url, quote=True)}">{shown}</a>'
+    return f"• {shown}" + (f" ({n_feeds} outlets)" if n_feeds > 1 else "")
+
+
+def top_stories(rows: Sequence[StoryRow], start: datetime, end: datetime, limit: int = TOP_SHOWN) -> list[StoryRow]:
+    """The stories of [start, end) carried by most outlets (then the newest)."""
+    inside = {r.story_id: r for r in rows if start <= story_time(r.first_seen_at, r.published_at) < end}
+    return [inside[i] for i, _, _ in pick_top([(r.story_id, r.n_feeds, r.title) for r in inside.values()], limit)]
 
 
 def trend_caption(name: str, chart: Chart, rows: Sequence[StoryRow], end: datetime) -> str:
@@ -60,18 +61,14 @@ def trend_caption(name: str, chart: Chart, rows: Sequence[StoryRow], end: dateti
     when = start.strftime("%a %d %b %H:00") if chart.hourly else start.strftime("%a %d %b")
     count = series.counts[peak]
     lines = [head, f"Peak {when}: {count} {_stories(count)}. Top:"]
-    lines += _top_lines(rows, start, bucket_end(series.starts, peak, end))
+    lines += [story_line(r.title, r.url, r.n_feeds) for r in top_stories(rows, start, bucket_end(series.starts, peak, end))]
     return cap_html("\n".join(lines), MAX_CAPTION)[0]
 
 
-def surge_caption(name: str, decision: SurgeDecision, window_h: int, rows: Sequence[StoryRow], now: datetime) -> str:
-    """🔺 Dmitry Peskov: 14 stories in the last 3 h, usually 2 — top: ..."""
-    usual = f"{decision.baseline:g}"
-    head = (
-        f"🔺 <b>{esc(name)}</b>: {decision.recent} {_stories(decision.recent)} in the last {window_h} h, usually {usual} — top:"
-    )
-    lines = [head, *_top_lines(rows, now - timedelta(hours=window_h), now + timedelta(seconds=1))]
-    return cap_html("\n".join(lines), MAX_CAPTION)[0]
+def surge_caption(name: str, recent: int, baseline: float, window_h: int, top: Sequence[tuple[str, str | None, int]]) -> str:
+    """🔺 Dmitry Peskov: 14 stories in the last 3 h, usually 2 — top: ... (top: title, url, outlets)."""
+    head = f"🔺 <b>{esc(name)}</b>: {recent} {_stories(recent)} in the last {window_h} h, usually {baseline:g} — top:"
+    return cap_html("\n".join([head, *(story_line(*t) for t in top)]), MAX_CAPTION)[0]
 
 
 def surge_chart(name: str, rows: Sequence[StoryRow], now: datetime, window_h: int, zone: ZoneInfo) -> Chart:
