@@ -1,26 +1,65 @@
-"""Matching speed: items/s for the shipped topics and for 1,000 generated topics.
+"""Matching speed: items/s for the shipped topics, for 1,000 generated topics, and for the shipped
+topics beside 10,000 personal watches (with the memory the compiled watches take).
 
-    python bench/match_bench.py
+    python bench/match_bench.py                  # all three
+    python bench/match_bench.py --watches 10000  # only the shipped topics, then topics + watches
 
 Items are the 155 evaluation headlines with their leads (tests/data/eval_headlines.tsv) plus, where
-../shared is beside the checkout, the 407 real reports of ../shared/corpus/stories/events.tsv. The
-first pass meets every word form for the first time (dictionary lookups); later passes show the
-steady state of a running bot, whose vocabulary repeats from item to item.
+../shared is beside the checkout, the 407 real reports of ../shared/corpus/stories/events.tsv and the
+items of the news feeds the watch words come from. The first pass meets every word form for the first
+time (dictionary lookups); later passes show the steady state of a running bot, whose vocabulary
+repeats from item to item.
+
+Watches are written from words of real feeds in the five languages (WATCH_FEEDS, read in place from
+../shared/corpus/news) in the shapes people write: a word, two words, alternatives, a phrase of two
+words that stand together in the text, a prefix*, a word with an exclusion. The goal: matching with
+the watches within 2x of the shipped topics alone, the compiled watches under 50 MB.
 """
 
 from __future__ import annotations
 
+import argparse
+import gc
+import itertools
 import random
 import sys
 import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.config import load_config  # noqa: E402
-from bot.matching.matcher import Matcher  # noqa: E402
+from bot.matching.lemmas import query_keys  # noqa: E402
+from bot.matching.matcher import Matcher, index_text  # noqa: E402
+from bot.matching.normalize import is_hangul, words  # noqa: E402
+from bot.matching.watches import WatchIndex  # noqa: E402
 from bot.models import Topic  # noqa: E402
+from bot.sources.rss import parse_feed  # noqa: E402
+
+NEWS = ROOT.parent / "shared" / "corpus" / "news"
+WATCH_FEEDS = {
+    "en": [
+        "headlines__bbc_news_home_2021-10-18.rss.xml",
+        "headlines__nytimes_2021-10-18.rss.xml",
+        "rssparser__guardian_us.rss.xml",
+    ],
+    "fr": ["lemonde__une_2018-06-27.rss.xml", "lemonde-repo__sciencesetavenir_espace_2018-06.rss.xml"],
+    "ru": ["egfedorov__bbc_russian_rossiya.rss.xml", "egfedorov__meduza_chronicle.rss.xml"],
+    "uk": ["egfedorov__texty_org_ua_projects.rss.xml"],
+    "ko": ["khan__kyunghyang_all_2018-04-06.rss.xml"],
+}
+
+
+def feed_items(lang: str) -> list[tuple[str, str]]:
+    out = []
+    for name in WATCH_FEEDS[lang]:
+        path = NEWS / name
+        if path.exists():
+            out += [(it.title, it.text) for it in parse_feed(path.read_bytes(), {}, str(path)).items]
+    return out
 
 
 def items() -> list[tuple[str, str]]:
@@ -34,39 +73,122 @@ def items() -> list[tuple[str, str]]:
         if line and not line.startswith("#"):
             _, _, _, title, lead = line.split("\t")
             rows.append((title, lead))
+    for lang in WATCH_FEEDS:
+        rows += feed_items(lang)
     return rows
 
 
 def generated_topics(n: int) -> list[Topic]:
     rnd = random.Random(7)
-    words = sorted({w for t, lead in items() for w in (t + " " + lead).lower().split() if w.isalpha() and len(w) > 4})
+    words_ = sorted({w for t, lead in items() for w in (t + " " + lead).lower().split() if w.isalpha() and len(w) > 4})
     topics = []
     for i in range(n):
-        a, b, c = rnd.sample(words, 3)
-        topics.append(Topic(f"t{i}", f"t{i}", f'("{a} {b}" OR {c}*) -{rnd.choice(words)}'))
+        a, b, c = rnd.sample(words_, 3)
+        topics.append(Topic(f"t{i}", f"t{i}", f'("{a} {b}" OR {c}*) -{rnd.choice(words_)}'))
     return topics
 
 
-def bench(label: str, matcher: Matcher, texts: list[tuple[str, str]], rounds: int = 20) -> None:
+def _is_word(w: str) -> bool:
+    return not w.isdigit() and (len(w) >= 2 if is_hangul(w) else len(w) >= 4)
+
+
+def generated_watches(n: int) -> list[str]:
+    """n queries, an equal share per language, from the words (and word pairs) of that language's feeds."""
+    rnd = random.Random(15)
+    queries: list[str] = []
+    langs = [lang for lang in WATCH_FEEDS if feed_items(lang)]
+    for i, lang in enumerate(langs):
+        texts = [words(f"{t} {x}") for t, x in feed_items(lang)]
+        vocab = sorted({w for ws in texts for w in ws if _is_word(w)})
+        pairs = sorted({(a, b) for ws in texts for a, b in itertools.pairwise(ws) if _is_word(a) and _is_word(b)})
+        share = n // len(langs) + (1 if i < n % len(langs) else 0)
+        for _ in range(share):
+            a, b, c = rnd.sample(vocab, 3)
+            shape = rnd.random()
+            if shape < 0.3:
+                q = a
+            elif shape < 0.5:
+                q = f"{a} {b}"
+            elif shape < 0.7:
+                q = f"{a} OR {b} OR {c}"
+            elif shape < 0.8:
+                q = '"{} {}"'.format(*rnd.choice(pairs))
+            elif shape < 0.9:
+                q = f"{a[: max(3, len(a) - 2)]}*" if not is_hangul(a) else f"{a[:2]}*"
+            else:
+                q = f"{a} -{b}"
+            queries.append(q)
+    return queries
+
+
+def bench(label: str, match: Callable[[str, str], int], texts: list[tuple[str, str]], rounds: int = 20) -> float:
     t0 = time.perf_counter()
     for title, lead in texts:
-        matcher.match(title, lead)
+        match(title, lead)
     cold = time.perf_counter() - t0
     print(f"{label}, first pass: {len(texts) / cold:,.0f} items/s")
     t0 = time.perf_counter()
     hits = 0
     for _ in range(rounds):
         for title, lead in texts:
-            hits += len(matcher.match(title, lead))
+            hits += match(title, lead)
     dt = time.perf_counter() - t0
     n = rounds * len(texts)
-    print(f"{label}: {n / dt:,.0f} items/s ({dt / n * 1e6:.0f} µs per item, {hits} topic hits)")
+    print(f"{label}: {n / dt:,.0f} items/s ({dt / n * 1e6:.0f} µs per item, {hits} hits)")
+    return n / dt
+
+
+def topics_only(matcher: Matcher) -> Callable[[str, str], int]:
+    return lambda title, text: len(matcher.match_index(index_text(title, text)))
+
+
+def with_watches(matcher: Matcher, watches: WatchIndex) -> Callable[[str, str], int]:
+    def match(title: str, text: str) -> int:
+        idx = index_text(title, text)  # one index for both, as in the parse workers
+        return len(matcher.match_index(idx)) + len(watches.match_index(idx))
+
+    return match
+
+
+def compile_watches(queries: list[str]) -> tuple[WatchIndex, float, float]:
+    """The compiled index, the seconds it took and the MB it holds (lemma caches it filled included).
+    The dictionaries are loaded first: a worker has them loaded for its topics and items anyway."""
+    for word in ("troops", "troupes", "войска", "військові", "북한군은"):
+        query_keys(word)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    t0 = time.perf_counter()
+    index = WatchIndex()
+    index.apply(enumerate(queries, 1))
+    took = time.perf_counter() - t0
+    gc.collect()
+    size = (tracemalloc.get_traced_memory()[0] - before) / 1e6
+    tracemalloc.stop()
+    return index, took, size
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--watches", type=int, default=0, help="only the shipped topics, then with this many watches")
+    args = ap.parse_args()
     texts = items()
-    bench("3 shipped topics", Matcher(load_config(ROOT / "feeds.yaml").topics), texts)
-    bench("1,000 topics", Matcher(generated_topics(1000)), texts)
+    shipped = Matcher(load_config(ROOT / "feeds.yaml").topics)
+    print(f"{len(texts)} items")
+    base = bench("3 shipped topics", topics_only(shipped), texts)
+    if not args.watches:
+        bench("1,000 topics", topics_only(Matcher(generated_topics(1000))), texts)
+    n = args.watches or 10_000
+    queries = generated_watches(n)
+    index, took, size = compile_watches(queries)
+    print(f"{len(index):,} watches compiled in {took:.1f} s (under tracemalloc), {size:.1f} MB (lemma caches included)")
+    rate = bench(f"3 shipped topics + {len(index):,} watches", with_watches(shipped, index), texts)
+    print(f"with watches / topics alone: {base / rate:.2f}x the time per item")
+    add = time.perf_counter()
+    for i in range(1000):
+        index.add(n + 1 + i, queries[i])
+        index.remove(n + 1 + i)
+    print(f"add + remove one watch: {(time.perf_counter() - add) / 1000 * 1e6:.0f} µs")
 
 
 if __name__ == "__main__":

@@ -153,3 +153,35 @@ class Delivery:
     attempts: int = 0
     n_feeds: int = 1
     also: tuple[str, ...] = ()  # other sources that carried the story
+
+
+WATCH_PREFIX = "watch:"  # a watch's hits and deliveries carry "watch:<id>" where a topic's carry its id
+
+
+def watch_key(watch_id: int) -> str:
+    """The hit/delivery key of a personal watch."""
+    return f"{WATCH_PREFIX}{watch_id}"
+
+
+def watch_id_of(key: str) -> int | None:
+    """The watch id in a hit/delivery key, or None for a topic id."""
+    if not key.startswith(WATCH_PREFIX):
+        return None
+    rest = key[len(WATCH_PREFIX) :]
+    return int(rest) if rest.isdigit() else None
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A chat's own query (a personal watch): matched like a topic, delivered to that chat only."""
+
+    id: int
+    chat_id: int
+    name: str | None
+    query: str
+    created_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        """How alerts and lists show the watch: its name, else its query."""
+        return self.name or self.query

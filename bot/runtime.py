@@ -13,6 +13,7 @@ from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
 from storage.db import AsyncDB, open_database
 from storage.feeds import sync_feeds
+from storage.watches import WatchChanges
 
 
 @dataclass
@@ -38,12 +39,15 @@ async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runt
             per_host=settings.per_host,
             allow_private=settings.allow_private_urls,
         ) as fetcher:
-            ctx = PollContext(adb, fetcher, ParserPool(settings.parse_workers, config.topics), settings.max_backoff_s)
+            watches = WatchChanges(settings.db_path)  # the parse workers follow the watches table
+            parser = ParserPool(settings.parse_workers, config.topics, watches)
+            ctx = PollContext(adb, fetcher, parser, settings.max_backoff_s)
             ctx.max_age_s = config.max_age_s
             try:
                 yield Runtime(settings, config, ctx, feed_ids)
             finally:
                 ctx.parser.close()  # the pool in use now: a reload may have replaced the first one
+                watches.close()
     finally:
         adb.close()
 

@@ -182,6 +182,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (hour, feed_id)
     ) WITHOUT ROWID;
     """,
+    # 5: personal watches; a removed watch stays as a row without its query, so that parse workers
+    # catching up by version learn of the removal
+    """
+    CREATE TABLE watches (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        name TEXT,
+        query TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        removed INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL
+    );
+    CREATE INDEX watches_chat ON watches(chat_id) WHERE removed = 0;
+    CREATE UNIQUE INDEX watches_version ON watches(version);
+    """,
 ]
 
 

@@ -16,11 +16,12 @@ from datetime import datetime
 
 import sqlite_utils
 
-from bot.models import Hit, Item, Match
+from bot.models import Hit, Item, Match, watch_id_of
 from bot.stories import canonical_url, story_url
 from storage.db import chunks, from_iso, iso
 from storage.outbox import enqueue_story
 from storage.stories import Clusterer, DocumentFrequencies, attach_item, create_story, linked_story, recent_candidates
+from storage.watches import record_watch_hit
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,8 @@ def save_poll(
 
     A new hit is queued for delivery in the same transaction, unless the item says it was published
     before `send_since` (the pipeline gives one on a feed's first read, for its backlog): that one is
-    kept, not sent."""
+    kept, not sent. A personal watch's hit goes to its chat only (storage.watches) and is not among
+    the hits returned."""
     now_s = iso(now) or ""
     feed_name = db.execute("SELECT name FROM feeds WHERE id = ?", [feed_id]).fetchone()[0]
     hits: list[Hit] = []
@@ -216,14 +218,17 @@ def save_poll(
                 continue
             item_id, story_id = stored
             item = entry.item
+            held = send_since is not None and item.published_at is not None and item.published_at < send_since
             for m in entry.matches:
+                if watch_id_of(m.topic) is not None:
+                    record_watch_hit(db, story_id, m.topic, item_id, m.terms, now_s, not held)
+                    continue
                 cur = db.execute(
                     "INSERT OR IGNORE INTO hits (story_id, topic, item_id, matched, created_at) VALUES (?, ?, ?, ?, ?)",
                     [story_id, m.topic, item_id, json.dumps(list(m.terms), ensure_ascii=False), now_s],
                 )
                 if not cur.rowcount:
                     continue
-                held = send_since is not None and item.published_at is not None and item.published_at < send_since
                 if not held:
                     enqueue_story(db, story_id, m.topic, now_s)
                 hit_id = int(cur.lastrowid or 0)

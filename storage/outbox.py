@@ -17,6 +17,7 @@ import sqlite_utils
 
 from bot.models import Delivery
 from storage.db import chunks, from_iso, iso
+from storage.watches import watch_labels
 
 
 def enqueue_story(db: sqlite_utils.Database, story_id: int, topic: str, now: str) -> int:
@@ -58,6 +59,7 @@ def _deliveries(db: sqlite_utils.Database, where: str, params: list[Any]) -> lis
         )
     )
     sources = _sources(db, sorted({r["story_id"] for r in rows}))
+    labels = watch_labels(db, [r["topic"] for r in rows])  # a watch shows as its name
     result = []
     for r in rows:
         names = sources.get(r["story_id"]) or ["?"]
@@ -68,7 +70,7 @@ def _deliveries(db: sqlite_utils.Database, where: str, params: list[Any]) -> lis
                 thread_id=r["thread_id"],
                 kind=r["kind"],
                 story_id=r["story_id"],
-                topic=r["topic"],
+                topic=labels.get(r["topic"], r["topic"]),
                 title=r["title"],
                 url=r["url"],
                 feed=names[0],

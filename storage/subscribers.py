@@ -17,6 +17,7 @@ import sqlite_utils
 
 from bot.models import Subscriber
 from storage.db import from_iso, iso
+from storage.watches import move_chat_watches, remove_chat_watches
 
 CONSOLE_CHAT_ID = 0  # the console sender's chat: Telegram never uses 0 as a chat id
 
@@ -77,8 +78,9 @@ def update_subscriber(db: sqlite_utils.Database, chat_id: int, **values: object)
 
 
 def delete_subscriber(db: sqlite_utils.Database, chat_id: int) -> bool:
-    """Forget the chat, its subscriptions and its pending deliveries (/stop)."""
+    """Forget the chat, its subscriptions, its watches and its pending deliveries (/stop)."""
     with db.conn:
+        remove_chat_watches(db, chat_id)
         return bool(db.execute("DELETE FROM subscribers WHERE chat_id = ?", [chat_id]).rowcount)
 
 
@@ -98,6 +100,7 @@ def migrate_chat(db: sqlite_utils.Database, old_id: int, new_id: int) -> None:
         if db.execute("SELECT 1 FROM subscribers WHERE chat_id = ?", [new_id]).fetchone():
             db.execute("DELETE FROM subscribers WHERE chat_id = ?", [new_id])
         db.execute("UPDATE subscribers SET chat_id = ?, kind = 'supergroup' WHERE chat_id = ?", [new_id, old_id])
+        move_chat_watches(db, old_id, new_id)
 
 
 def topics_of(db: sqlite_utils.Database, chat_id: int) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bot.matching.lemmas import query_keys, text_keys
 from bot.matching.normalize import fold, words
@@ -71,7 +72,8 @@ def _word_at(idx_tokens: list[str], pos: int, keys: tuple[str, ...], prefix: boo
     return any(pos in table.get(key, ()) for key in keys)
 
 
-def _term_keys(term: Term) -> list[tuple[str, ...]]:
+@lru_cache(maxsize=100_000)
+def term_keys(term: Term) -> list[tuple[str, ...]]:
     """Each word's lookup keys; the prefix* word is looked up by its folded form."""
     last = len(term.words) - 1
     return [(fold(w),) if term.prefix and i == last else query_keys(w) for i, w in enumerate(term.words)]
@@ -80,10 +82,10 @@ def _term_keys(term: Term) -> list[tuple[str, ...]]:
 def _term_positions(term: Term, idx: TextIndex) -> list[tuple[int, int]]:
     """(start, end) word spans where the term occurs; a prefix* applies to the term's last word."""
     table, tokens, limit = idx.for_field(term.field)
-    keys = _term_keys(term)
+    keys = term_keys(term)
     last = len(keys) - 1
-    if term.prefix and last == 0:
-        starts: list[int] = [p for p in range(limit) if _word_at(tokens, p, keys[0], True, table)]
+    if term.prefix and last == 0:  # every key of the text that starts with the prefix (fewer than words)
+        starts: list[int] = sorted({p for k, ps in table.items() if k.startswith(keys[0][0]) for p in ps if p < limit})
     else:
         starts = sorted({p for k in keys[0] for p in table.get(k, ()) if p < limit})
     spans = []
@@ -96,10 +98,21 @@ def _term_positions(term: Term, idx: TextIndex) -> list[tuple[int, int]]:
     return spans
 
 
+def _has_term(term: Term, idx: TextIndex) -> bool:
+    """Whether the term occurs; a single word needs no positions (every key in a field's table has one)."""
+    if len(term.words) > 1:
+        return bool(_term_positions(term, idx))
+    table = idx.for_field(term.field)[0]
+    first = term_keys(term)[0]
+    if term.prefix:
+        return any(k.startswith(first[0]) for k in table)
+    return any(k in table for k in first)
+
+
 def evaluate(node: Node, idx: TextIndex) -> list[str] | None:
     """The matched terms' source text if `node` matches, else None."""
     if isinstance(node, Term):
-        return [node.source] if _term_positions(node, idx) else None
+        return [node.source] if _has_term(node, idx) else None
     if isinstance(node, Near):
         left, right = _term_positions(node.left, idx), _term_positions(node.right, idx)
         for ls, le in left:
@@ -148,7 +161,7 @@ class Matcher:
         self._cache: dict[str, frozenset[int]] = {}
         for i, ct in enumerate(self.topics):
             for term in iter_terms(ct.ast):
-                first = _term_keys(term)[0]
+                first = term_keys(term)[0]
                 if term.prefix and len(term.words) == 1:
                     self._by_prefix[first[0]].add(i)
                     self._prefix_lengths.add(len(first[0]))

@@ -4,6 +4,10 @@ Parsing and matching are CPU bound (feedparser spends ~6 ms on a 50-item feed), 
 and their items matched against the compiled topics, in a pool of worker processes (one per core by
 default) while the event loop keeps fetching. With one worker this runs in a thread instead: no process
 start-up for small setups. The pool is built for one set of topics; a new set needs a new pool.
+Personal watches are matched in the same place, from the same word index of the item: each worker
+keeps its own `WatchIndex` and, before each body, catches up with the watches changed since the version
+it holds (one indexed read, empty when nothing changed), so a new or removed watch applies to the next
+poll without a new pool.
 
 Workers belong to the process that built the pool (the owner) and never outlive it: each worker
 ignores SIGINT (Ctrl-C reaches the whole process group; the owner stops the pool, a worker that took
@@ -16,18 +20,23 @@ fork server noticing first; a pidfd names that one process, so a recycled pid ca
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import select
 import signal
+import sqlite3
 import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
 
 from bot import clustering
-from bot.matching.matcher import Matcher
+from bot.matching.matcher import Matcher, index_text
+from bot.matching.watches import WatchIndex, WatchSource
 from bot.models import ParsedFeed, Topic
+
+log = logging.getLogger(__name__)
 
 
 def parse_body(kind: str, body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
@@ -42,21 +51,36 @@ def parse_body(kind: str, body: bytes, headers: dict[str, str], url: str) -> Par
 
 
 _matcher: Matcher | None = None
+_watches: WatchIndex | None = None
+_watch_source: WatchSource | None = None
 
 
-def _init_worker(topics: tuple[Topic, ...]) -> None:
-    """Compile the topics once per worker (and import the parsers)."""
-    global _matcher
+def _init_worker(topics: tuple[Topic, ...], watches: WatchSource | None = None) -> None:
+    """Compile the topics once per worker (and import the parsers); watches compile on first use."""
+    global _matcher, _watches, _watch_source
     import bot.sources.rss  # noqa: F401
 
     _matcher = Matcher(topics)
+    _watches, _watch_source = (WatchIndex(), watches) if watches is not None else (None, None)
 
 
-def _start_worker(owner_pid: int, topics: tuple[Topic, ...]) -> None:
+def _start_worker(owner_pid: int, topics: tuple[Topic, ...], watches: WatchSource | None = None) -> None:
     """Worker start: ignore Ctrl-C, exit when the owner exits, compile the topics."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_owner, args=(owner_pid,), name="owner-watch", daemon=True).start()
-    _init_worker(topics)
+    _init_worker(topics, watches)
+
+
+def _sync_watches() -> WatchIndex | None:
+    """The worker's watches, caught up with the source; on a read error the ones held are used."""
+    if _watches is None or _watch_source is None:
+        return None
+    try:
+        for watch_id, error in _watches.sync(_watch_source):
+            log.warning("watch %d not compiled: %s", watch_id, error)
+    except sqlite3.Error as e:
+        log.warning("watches not refreshed (the ones held are used): %s", e)
+    return _watches
 
 
 def _exit_with_owner(owner_pid: int) -> None:
@@ -86,10 +110,15 @@ def parse_and_match(kind: str, body: bytes, headers: dict[str, str], url: str, f
     """Parse a body, match every item against the worker's topics and take its clustering terms
     (lemmatising is CPU bound too)."""
     parsed = parse_body(kind, body, headers, url)
+    watches = _sync_watches()
     if _matcher is not None:
         for item in parsed.items:
             if item.key not in parsed.matches:
-                parsed.matches[item.key] = _matcher.match(item.title, item.text, feed_name)
+                idx = index_text(item.title, item.text, feed_name)
+                found = _matcher.match_index(idx)
+                if watches is not None:
+                    found += watches.match_index(idx)
+                parsed.matches[item.key] = found
     for item in parsed.items:
         if item.key not in parsed.terms:
             terms = clustering.encode_terms(clustering.item_terms(item.title, item.text))
@@ -100,9 +129,10 @@ def parse_and_match(kind: str, body: bytes, headers: dict[str, str], url: str, f
 class ParserPool:
     """Runs `parse_body` in worker processes (or a thread when workers == 1)."""
 
-    def __init__(self, workers: int = 0, topics: tuple[Topic, ...] = ()) -> None:
+    def __init__(self, workers: int = 0, topics: tuple[Topic, ...] = (), watches: WatchSource | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
         self.topics = topics
+        self.watches = watches
         self._executor: Executor | None = None
 
     async def __aenter__(self) -> ParserPool:
@@ -116,10 +146,10 @@ class ParserPool:
             if self.workers > 1:
                 ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
                 self._executor = ProcessPoolExecutor(
-                    self.workers, mp_context=ctx, initializer=_start_worker, initargs=(os.getpid(), self.topics)
+                    self.workers, mp_context=ctx, initializer=_start_worker, initargs=(os.getpid(), self.topics, self.watches)
                 )
             else:
-                _init_worker(self.topics)
+                _init_worker(self.topics, self.watches)
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="parser")
         return self._executor
 
