@@ -1,9 +1,10 @@
 """Story clustering measured on real reports: stream items in time order through bot.clustering and
 score the stories against the events people labelled (BCubed precision, recall and F1).
 
-Sets: ../shared/corpus/stories/events.tsv (read in place, English and Russian) and
-tests/data/stories_fr_uk_ko.tsv (French, Ukrainian, Korean, with cross-language events), both with
-the columns item_id, event_id, lang, outlet, published, title, lead, url, source.
+Sets: ../shared/corpus/stories/events.tsv (read in place, English and Russian),
+tests/data/stories_fr_uk_ko.tsv (French, Ukrainian, Korean) and tests/data/stories_ko_en_2025.tsv
+(one day of Korean and English headlines, with events reported in both languages), all with the
+columns item_id, event_id, lang, outlet, published, title, lead, url, source.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.stories import story_url
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_EVENTS = ROOT.parent / "shared" / "corpus" / "stories" / "events.tsv"
 OWN_EVENTS = Path(__file__).parent / "data" / "stories_fr_uk_ko.tsv"
+HEADLINE_DAY = Path(__file__).parent / "data" / "stories_ko_en_2025.tsv"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Story clustering and topic matching on text written by real, independent outlets.
 
 Stories: ../shared/corpus/stories/events.tsv (English and Russian, read in place; skipped where
-../shared is absent) and tests/data/stories_fr_uk_ko.tsv (French, Ukrainian, Korean; provenance in
-stories_fr_uk_ko.md). Topics: tests/data/topic_items.tsv (five languages; provenance in
+../shared is absent), tests/data/stories_fr_uk_ko.tsv (French, Ukrainian, Korean; provenance in
+stories_fr_uk_ko.md) and tests/data/stories_ko_en_2025.tsv (a day of Korean and English headlines;
+provenance in stories_ko_en_2025.md). Topics: tests/data/topic_items.tsv (five languages; provenance in
 topic_items.md). The floors are the measured figures rounded down, so a change that loses
 precision or recall fails here; `pytest -s` prints the figures.
 """
@@ -41,8 +42,21 @@ def test_stories_are_events_on_independent_reports(lang: str) -> None:
     assert precision >= floor_p and f1 >= floor_f1
 
 
+# language -> (BCubed precision floor, F1 floor) on one day of headlines without leads (Korean, English)
+HEADLINE_FLOORS = {"en": (0.99, 0.85), "ko": (0.99, 0.79)}
+
+
+@pytest.mark.parametrize("lang", sorted(HEADLINE_FLOORS))
+def test_stories_are_events_on_a_day_of_headlines(lang: str) -> None:
+    reports = [r for r in storyeval.load_reports(storyeval.HEADLINE_DAY) if r.lang == lang]
+    precision, recall, f1 = storyeval.bcubed(reports, storyeval.cluster(reports))
+    print(f"headlines {lang}: {len(reports)} items, BCubed precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}")
+    floor_p, floor_f1 = HEADLINE_FLOORS[lang]
+    assert precision >= floor_p and f1 >= floor_f1
+
+
 def test_reports_in_different_languages_stay_apart() -> None:
-    reports = storyeval.load_reports(storyeval.OWN_EVENTS)
+    reports = storyeval.load_reports(storyeval.OWN_EVENTS) + storyeval.load_reports(storyeval.HEADLINE_DAY)
     if storyeval.SHARED_EVENTS.exists():
         reports += storyeval.load_reports(storyeval.SHARED_EVENTS)
     assigned = storyeval.cluster(reports)
@@ -56,8 +70,18 @@ def test_reports_in_different_languages_stay_apart() -> None:
 def test_the_story_sets_are_real_and_varied() -> None:
     own = storyeval.load_reports(storyeval.OWN_EVENTS)
     assert {r.lang for r in own} == {"fr", "uk", "ko"}
-    assert all(r.title and r.event for r in own)
-    assert len({r.item_id for r in own}) == len(own)
+    day = storyeval.load_reports(storyeval.HEADLINE_DAY)
+    assert {r.lang for r in day} == {"en", "ko"}
+    for reports in (own, day):
+        assert all(r.title and r.event for r in reports)
+        assert len({r.item_id for r in reports}) == len(reports)
+    langs_of: dict[str, set[str]] = {}
+    outlets_of: dict[str, set[str]] = {}
+    for r in day:
+        langs_of.setdefault(r.event, set()).add(r.lang)
+        outlets_of.setdefault(r.event, set()).add(r.outlet)
+    assert sum(1 for langs in langs_of.values() if len(langs) > 1) >= 4  # events reported in both languages
+    assert sum(1 for outlets in outlets_of.values() if len(outlets) >= 3) >= 5
 
 
 MATCHER = Matcher(load_config(ROOT / "feeds.yaml").topics)
