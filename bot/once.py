@@ -9,37 +9,43 @@ next time rather than never.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from typing import TextIO
 
 from bot.config import Config, Settings
-from bot.delivery.render import render_console_hit, render_table
+from bot.delivery.table import HitTable
 from bot.models import Hit
 from bot.pipeline import poll_feed
 from bot.runtime import Runtime, open_runtime
+from bot.terminal import ProgressLine, clearing_logs, terminal_columns
+from bot.wording import count
 from storage.db import utcnow
 from storage.reporting import claim_hits
 from storage.schedule_owner import schedule_held_elsewhere
 
 
 class HitPrinter:
-    """Prints hits (JSON lines or readable blocks), each claimed in the transaction that prints it."""
+    """Prints hits (JSON lines, or a table for people), each claimed in the transaction that prints it."""
 
-    def __init__(self, rt: Runtime, out: TextIO, as_json: bool, table: bool = False) -> None:
-        self.rt, self.out, self.as_json, self.table = rt, out, as_json, table
-        self.topic_names = {t.id: t.name for t in rt.config.topics}
+    def __init__(self, rt: Runtime, out: TextIO, as_json: bool, progress: ProgressLine | None = None) -> None:
+        self.rt, self.out, self.as_json, self.progress = rt, out, as_json, progress
+        config = rt.config
+        self.table = HitTable.for_config(
+            (t.id for t in config.topics), (f.name for f in config.feeds), config.timezone, terminal_columns(out)
+        )
         self.count = 0
 
     def show(self, hits: list[Hit]) -> None:
         """Write and flush claimed hits (called inside the claiming transaction)."""
         if self.as_json:
-            text = "\n".join(json.dumps(h.to_json_dict(), ensure_ascii=False) for h in hits)
-        elif self.table:
-            text = render_table(hits)
+            lines = [json.dumps(h.to_json_dict(), ensure_ascii=False) for h in hits]
         else:
-            text = "\n".join(render_console_hit(h, self.topic_names.get(h.topic)) for h in hits)
-        self.out.write(text + "\n")
+            lines = ([self.table.header()] if self.count == 0 else []) + self.table.rows(hits, utcnow())
+        if self.progress is not None:
+            self.progress.clear()
+        self.out.write("\n".join(lines) + "\n")
         self.out.flush()
         self.count += len(hits)
 
@@ -65,20 +71,28 @@ async def run_once(
     """Poll every enabled feed once, print the new hits; return the number of feeds that failed."""
     async with open_runtime(settings, config) as rt:
         rt.ctx.owns_schedule = not schedule_held_elsewhere(settings.db_path)  # beside a running bot: not ours
-        printer = HitPrinter(rt, out, as_json, table=not as_json)
-        await printer.report_pending()
-        feeds = [f for f in config.feeds if f.enabled]
-        failed = 0
-        tasks = [asyncio.ensure_future(poll_feed(rt.ctx, f, rt.feed_ids[f.source])) for f in feeds]
-        for done, fut in enumerate(asyncio.as_completed(tasks), 1):
-            outcome = await fut
-            if outcome.error:
-                failed += 1
-                err.write(f"{outcome.feed.name}: {outcome.error}\n")
-            await printer.report(outcome.hits)
-            if progress:
-                err.write(f"\rpolled {done}/{len(feeds)} feeds, {printer.count} new hits, {failed} failed ")
-                err.flush()
-        if progress:
-            err.write("\n")
-        return failed
+        line = ProgressLine(err, terminal_columns(err)) if progress else None
+        printer = HitPrinter(rt, out, as_json, line)
+        with clearing_logs(line) if line is not None else contextlib.nullcontext():
+            await printer.report_pending()
+            return await _poll_all(rt, printer, err, line)
+
+
+async def _poll_all(rt: Runtime, printer: HitPrinter, err: TextIO, line: ProgressLine | None) -> int:
+    feeds = [f for f in rt.config.feeds if f.enabled]
+    failed = 0
+    tasks = [asyncio.ensure_future(poll_feed(rt.ctx, f, rt.feed_ids[f.source])) for f in feeds]
+    for done, fut in enumerate(asyncio.as_completed(tasks), 1):
+        outcome = await fut
+        if outcome.error:
+            failed += 1
+            if line is not None:
+                line.clear()
+            err.write(f"{outcome.feed.name}: {outcome.error}\n")
+            err.flush()
+        await printer.report(outcome.hits)
+        if line is not None:
+            line.show(f"polled {done}/{count(len(feeds), 'feed')}, {count(printer.count, 'new hit')}, {failed} failed")
+    if line is not None:
+        line.done(f"polled {count(len(feeds), 'feed')}: {count(printer.count, 'new hit')}, {failed} failed")
+    return failed

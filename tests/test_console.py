@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import re
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +20,9 @@ from email.utils import format_datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pyte
 import pytest
+import wcwidth
 
 from bot.wording import count, duration_words
 from tests.conftest import ROOT
@@ -204,3 +210,96 @@ def test_count_says_one_thing_or_many(n: int, word: str, expected: str) -> None:
 )
 def test_duration_words(seconds: float, expected: str) -> None:
     assert duration_words(seconds) == expected
+
+
+def once_in_terminal(cfg: Path, db: Path, columns: int, rows: int = 50) -> tuple[list[str], bytes]:
+    """Run `python -m bot once` with stdout and stderr on a pseudo-terminal of this size; return the
+    screen as a terminal shows it (pyte) and the raw bytes written."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1", "TERM": "xterm"}
+    for name in ("TELEGRAM_BOT_TOKEN", "COLUMNS", "LINES"):
+        env.pop(name, None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "once", "--config", str(cfg), "--db", str(db)],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
+    os.close(slave)
+    raw = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        raw += chunk
+    os.close(master)
+    assert proc.wait(30) == 0
+    screen = pyte.Screen(columns, 400)  # tall enough that nothing scrolls away
+    screen.set_mode(pyte.modes.LNM)  # the pty turns \n into \r\n; pyte's default would not
+    pyte.ByteStream(screen).feed(raw)
+    return [line.rstrip() for line in screen.display if line.strip()], raw
+
+
+LONG_TITLE = "Peskov says the Kremlin has nothing to add on reports of troops " + "and more words " * 10 + "END"
+
+
+def terminal_feeds(server: FeedServer, tmp_path: Path) -> Path:
+    hits = server.set(
+        "/hits.xml",
+        body=rss(
+            [
+                {"title": LONG_TITLE, "guid": "1", "link": "https://h.example/1", "pubDate": "Mon, 21 Oct 2024 10:00:00 GMT"},
+                {"title": "Рютте прибыл в Киев", "guid": "2", "link": "https://h.example/2"},
+            ]
+        ),
+    )
+    slow = server.set(
+        "/slow.xml", body=rss([{"title": "뤼터 Rutte 북한군 파병", "guid": "k", "link": "https://k.example/1"}]), delay=0.5
+    )
+    broken = server.set("/broken.xml", status=500, delay=0.2)
+    page = server.set("/page.html", body=b"<!doctype html><html><body><p>Hello</p></body></html>", delay=0.3)
+    cfg = write_config(tmp_path / "feeds.yaml", [("Hits", hits), ("Broken", broken), ("Web page", page), ("Slow 한국", slow)])
+    cfg.write_text("settings:\n  timezone: Europe/Paris\n" + cfg.read_text(encoding="utf-8"), encoding="utf-8")
+    return cfg
+
+
+def test_once_on_a_wide_terminal_clears_its_progress_line_and_uses_the_width(server: FeedServer, tmp_path: Path) -> None:
+    screen, raw = once_in_terminal(terminal_feeds(server, tmp_path), tmp_path / "nw.db", columns=220)
+    assert b"\rpolled 1/4 feeds" in raw  # the progress line was drawn while polling
+    errors = [line for line in screen if line.startswith(("Broken:", "Web page:"))]
+    assert [e.split(":")[0] for e in sorted(errors)] == ["Broken", "Web page"]  # each on a line of its own
+    assert not [line for line in screen if "polled" in line and line != screen[-1]]  # cleared, never run into
+    assert screen[-1] == "polled 4 feeds: 3 new hits, 2 failed"
+    header = next(line for line in screen if line.startswith("TOPIC"))
+    assert header.split() == ["TOPIC", "FEED", "DATE", "TITLE", "/", "URL", "(dates", "in", "Paris", "time)"]
+    title_row = next(line for line in screen if "Peskov says" in line)
+    assert title_row.startswith("peskov") and "Hits" in title_row and "21 Oct 2024 12:00" in title_row  # Paris, summer time
+    assert 200 < len(title_row) <= 220 and title_row.endswith("…")  # cut to the terminal, not at 120
+    assert title_row.index("Peskov says") == header.index("TITLE")
+    assert next(line for line in screen if "https://h.example/1" in line).index("https") == header.index("TITLE")
+    korean = next(line for line in screen if "북한군" in line)
+    assert wcwidth.width(korean[: korean.index("뤼터")]) == header.index("TITLE") and "no date" in korean  # 한 takes 2 columns
+
+
+def test_once_on_a_narrow_terminal_stacks_each_hit(server: FeedServer, tmp_path: Path) -> None:
+    screen, _ = once_in_terminal(terminal_feeds(server, tmp_path), tmp_path / "nw.db", columns=50)
+    assert "TOPIC · FEED · DATE (dates in Paris time)" in screen
+    at = screen.index("peskov · Hits · 21 Oct 2024 12:00")
+    assert screen[at + 1].startswith("  Peskov says the Kremlin") and screen[at + 1].endswith("…")
+    assert len(screen[at + 1]) == 50 and screen[at + 2] == "  https://h.example/1"
+    assert screen[-1] == "polled 4 feeds: 3 new hits, 2 failed"
+    assert not [line for line in screen if "polled" in line and line != screen[-1]]
+
+
+def test_once_to_a_pipe_prints_no_progress_and_cuts_nothing(server: FeedServer, tmp_path: Path) -> None:
+    out = run_cli("once", "--config", str(terminal_feeds(server, tmp_path)), "--db", str(tmp_path / "nw.db"))
+    assert out.returncode == 0 and "polled" not in out.stderr
+    assert LONG_TITLE in out.stdout and "21 Oct 2024 12:00" in out.stdout
+    assert sorted(out.stderr.splitlines())[0].startswith("Broken: fetcher: HTTP 500")
