@@ -33,7 +33,12 @@ def _corpus_items(relative: str) -> dict[str, tuple[str, str]]:
         parsed = parse_channel_page(body, "https://t.me/s/x")
     else:
         parsed = parse_feed(body, {}, "https://feed.example/rss")
-    return {it.key: (it.title, it.text) for it in parsed.items}
+    found: dict[str, tuple[str, str]] = {}
+    for it in parsed.items:  # items sharing one link are keyed apart; the bare link names the last, as it did
+        if it.alias:
+            found[it.alias] = (it.title, it.text)
+        found[it.key] = (it.title, it.text)
+    return found
 
 
 @cache
