@@ -11,6 +11,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -48,10 +49,12 @@ from storage.db import utcnow
 from storage.reporting import claim_hits
 from storage.schedule_owner import ScheduleLock
 from storage.subscribers import CONSOLE_CHAT_ID, ensure_console_subscriber
+from storage.trends import prune_feed_failures
 
 log = logging.getLogger(__name__)
 
 SURGE_CHECK_S = 300  # how often every topic is checked for a surge
+FAILURES_KEPT_DAYS = 92  # feed failure hours kept for the /stats chart
 STOP_GRACE_S = 3.0  # how long stopping lets a send wait for its turn (the last notices, a per-chat gap)
 
 
@@ -137,9 +140,11 @@ class DeliveryRuntime:
         await self.outbox.send_digests()
 
     async def surge_job(self) -> None:
-        """Ask the surge decider about every topic; send the alerts a new surge queued (APScheduler job)."""
+        """Ask the surge decider about every topic; send the alerts a new surge queued; forget feed failure
+        hours older than the longest chart (APScheduler job)."""
         if await self.watcher.check():
             self.surges.wake()
+        await self.watcher.db.run(prune_feed_failures, utcnow() - timedelta(days=FAILURES_KEPT_DAYS))
 
 
 @asynccontextmanager

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlite_utils
 
@@ -82,12 +82,3 @@ def hour_start(hour: str) -> datetime:
     start = from_iso(hour + ":00:00+00:00")
     assert start is not None
     return start
-
-
-def hours_between(start: datetime, end: datetime) -> list[str]:
-    """Every UTC hour key from start to end (both included)."""
-    out, t = [], start.replace(minute=0, second=0, microsecond=0)
-    while t <= end:
-        out.append(hour_of(t))
-        t += timedelta(hours=1)
-    return out

@@ -480,3 +480,25 @@ async def test_feeds_lists_at_most_50_healthy_feeds(settings: Settings, server: 
         assert text.startswith("<b>53 feeds</b>: 53 ok\n")
         assert text.count("✅ <b>#") == 50 and text.endswith("+3 more ok feeds: /feeds all lists every feed")
         assert "\n".join(await svc.feeds("all")).count("✅ ok · last new item") == 53
+
+
+async def test_stats_adds_a_chart_of_items_hits_and_failing_feeds(settings: Settings, botapi: BotAPI, server: FeedServer) -> None:
+    from PIL import Image
+
+    from bot.trends.chart import HEIGHT, WIDTH
+
+    a = server.set("/a.xml", body=rss([story(1, "Peskov denies talks"), story(2, "Weather in Kyiv")]))
+    b = server.set("/b.xml", status=500, body=b"down")
+    async with running(settings, botapi, server, config_text(("Wire", a), ("Broken", b))) as bot:
+        await until(lambda: bot.query("SELECT count(*) FROM items") == [(2,)] and bool(bot.query("SELECT * FROM feed_failures")))
+        before = len(botapi.messages(ADMIN, "sendPhoto"))
+        assert "Items: 2" in await bot.command("/stats")
+        await until(lambda: len(botapi.messages(ADMIN, "sendPhoto")) > before, 30)
+        photo = botapi.messages(ADMIN, "sendPhoto")[-1]
+        assert photo.text == "Items, hits and failing feeds per day, 30 days (UTC)"
+        assert photo.photo is not None and Image.open(io.BytesIO(photo.photo)).size == (WIDTH, HEIGHT)
+        assert {row[1] for row in bot.query("SELECT hour, feed_id FROM feed_failures")} == {2}
+        assert botapi.messages(USER, "sendPhoto") == []
+        assert await bot.command("/stats", user=USER) == NOT_ADMIN
+        await asyncio.sleep(0.3)
+        assert botapi.messages(USER, "sendPhoto") == []

@@ -14,6 +14,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlite_utils
 from PIL import Image
 
 from bot.config import Settings, parse_config
@@ -25,8 +26,8 @@ from bot.subscribers import Catalog
 from bot.trends.chart import HEIGHT, WIDTH, render_png
 from bot.trends.series import Chart, Series, bucket_starts, count_into, period_days
 from bot.trends.service import TrendService
-from bot.trends.text import surge_caption, trend_caption, trend_chart
-from storage.trends import StoryRow
+from bot.trends.text import stats_chart, surge_caption, trend_caption, trend_chart
+from storage.trends import HourlyTotals, StoryRow, hourly_totals, prune_feed_failures
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
 from tests.trendfeeds import history, spike
@@ -165,3 +166,30 @@ def test_commands_that_draw_nothing_do_not_import_matplotlib(tmp_path: Path) -> 
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.splitlines()[-1] == "0 False", done.stderr
+
+
+def test_stats_chart_folds_utc_hours_into_local_days() -> None:
+    totals = HourlyTotals(
+        items={"2026-10-26T22": 5, "2026-10-26T23": 7, "2026-10-27T09": 1, "2026-09-01T00": 99},
+        hits={"2026-10-26T23": 2},
+        failing={"2026-10-26T10": {3}, "2026-10-26T11": {3, 4}, "2026-10-26T23": {3}},
+    )
+    chart = stats_chart(totals, NOW, 3, PARIS)
+    assert [s.label for s in chart.series] == ["items", "hits", "failing feeds"]
+    items, hits, failing = (s.counts for s in chart.series)
+    assert items == [0, 5, 8]  # 22:00 UTC is 23:00 in Paris (26th); 23:00 UTC is midnight (27th); 99 is too old
+    assert hits == [0, 0, 2]
+    assert failing == [0, 2, 1]  # distinct feeds a day: feed 3 twice on the 26th counts once
+
+
+def test_feed_failures_are_counted_per_hour_and_pruned(fresh_db: sqlite_utils.Database) -> None:
+    from bot.models import FeedConfig
+    from storage.feeds import record_error, sync_feeds
+
+    ids = sync_feeds(fresh_db, [FeedConfig("A", "rss", "https://a.example/", "https://a.example/", 600)])
+    feed = ids["https://a.example/"]
+    for at in (NOW - timedelta(days=100), NOW - timedelta(minutes=5), NOW - timedelta(minutes=1)):
+        record_error(fresh_db, feed, "timeout", None, at, at + timedelta(minutes=10))
+    assert hourly_totals(fresh_db, NOW - timedelta(days=200)).failing == {"2026-07-19T12": {feed}, "2026-10-27T12": {feed}}
+    assert prune_feed_failures(fresh_db, NOW - timedelta(days=92)) == 1
+    assert list(hourly_totals(fresh_db, NOW - timedelta(days=200)).failing) == ["2026-10-27T12"]

@@ -18,6 +18,7 @@ from bot.admin import AdminService, parse_addfeed_args
 from bot.delivery.render import clip, esc
 from bot.errors import CommandError
 from bot.telegram.handlers import Context, Handler, reply
+from bot.telegram.trend import send_stats_chart
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +37,9 @@ def raw_args(update: Update) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-def admin_command(action: AdminAction) -> Handler:
-    """Wrap an action: admin check, call the service, reply (several messages when long), refusals as text."""
+def admin_command(action: AdminAction, then: Handler | None = None) -> Handler:
+    """Wrap an action: admin check, call the service, reply (several messages when long), refusals as text;
+    `then` runs after the replies (the /stats chart)."""
 
     async def handler(update: Update, context: Context) -> None:
         user = update.effective_user
@@ -55,6 +57,8 @@ def admin_command(action: AdminAction) -> Handler:
             answer = f"Not done: {esc(clip(str(e), ERROR_MAX))}"
         for text in [answer] if isinstance(answer, str) else answer:
             await reply(update, text)
+        if then is not None:
+            await then(update, context)
 
     return handler
 
@@ -74,8 +78,11 @@ ACTIONS: dict[str, AdminAction] = {
 }
 
 
+AFTER: dict[str, Handler] = {"stats": send_stats_chart}  # what follows a command's text
+
+
 def add_admin_handlers(app: Application[Any, Any, Any, Any, Any, Any], admin_ids: tuple[int, ...]) -> None:
     """Register the admin commands (before the catch-all for unknown commands)."""
     app.bot_data["admin_ids"] = admin_ids
     for name, action in ACTIONS.items():
-        app.add_handler(CommandHandler(name, admin_command(action)))
+        app.add_handler(CommandHandler(name, admin_command(action, AFTER.get(name))))

@@ -46,6 +46,19 @@ async def trend(update: Update, context: Context) -> None:
         log.warning("telegram: chart for chat %s not sent: %s", msg.chat_id, e)
 
 
+async def send_stats_chart(update: Update, context: Context) -> None:
+    """After /stats' text (admins only, checked by the caller): the chart of items, hits and failing feeds."""
+    svc: TrendService = context.application.bot_data["trends"]
+    msg = update.effective_message
+    if msg is None:
+        return
+    answer = await svc.health()
+    try:
+        await msg.reply_photo(answer.png, caption=answer.caption, parse_mode=ParseMode.HTML, do_quote=False)
+    except (RetryAfter, SendFailed) as e:
+        log.warning("telegram: stats chart for chat %s not sent: %s", msg.chat_id, e)
+
+
 async def surge(update: Update, context: Context) -> None:
     """/surge on|off"""
     subscribers: SubscriberService = context.application.bot_data["subscribers"]

@@ -69,13 +69,19 @@ def _wall(dt: datetime, zone: ZoneInfo) -> datetime:
 def count_into(starts: Sequence[datetime], end: datetime, times: Iterable[datetime]) -> list[int]:
     """How many of `times` fall in each bucket [starts[i], starts[i+1]), the last one ending at `end`."""
     counts = [0] * len(starts)
-    if not starts:
-        return counts
     utc = [s.astimezone(UTC) for s in starts]  # same-zone datetimes compare by wall clock: not across DST
     for t in times:
-        if utc[0] <= t < end:
-            counts[bisect.bisect_right(utc, t) - 1] += 1
+        i = bucket_of(utc, end, t)
+        if i is not None:
+            counts[i] += 1
     return counts
+
+
+def bucket_of(utc_starts: Sequence[datetime], end: datetime, t: datetime) -> int | None:
+    """The bucket `t` falls in (starts given in UTC), or None when it is outside them all."""
+    if not utc_starts or not utc_starts[0] <= t < end:
+        return None
+    return bisect.bisect_right(utc_starts, t) - 1
 
 
 def bucket_end(starts: Sequence[datetime], index: int, end: datetime) -> datetime:

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.delivery.render import echo
+from bot.delivery.render import echo, esc
 from bot.errors import CommandError
 from bot.subscribers import Catalog
 from bot.trends.series import PERIODS, Chart, period_days
-from bot.trends.text import trend_caption, trend_chart
+from bot.trends.text import stats_chart, trend_caption, trend_chart
 from storage.db import AsyncDB, utcnow
-from storage.trends import StoryRow, topic_stories
+from storage.trends import StoryRow, hourly_totals, topic_stories
 
 USAGE = "Usage: /trend topic [7d|30d|90d], e.g. /trend rutte 7d"
 
@@ -75,3 +75,11 @@ class TrendService:
         rows: list[StoryRow] = await self.db.run(topic_stories, [topic], now - timedelta(days=days + 1))
         chart = trend_chart(name, rows, now, days, zone)
         return TrendAnswer(await draw(chart), trend_caption(name, chart, rows, now), chart)
+
+    async def health(self, days: int = 30) -> TrendAnswer:
+        """/stats' picture: items, hits and failing feeds per day in the bot's zone."""
+        now = self.clock()
+        totals = await self.db.run(hourly_totals, now - timedelta(days=days + 1))
+        chart = stats_chart(totals, now, days, ZoneInfo(self.catalog.timezone))
+        caption = f"Items, hits and failing feeds per day, {days} days ({esc(self.catalog.timezone)})"
+        return TrendAnswer(await draw(chart), caption, chart)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.delivery.render import cap_html, esc, shorten
-from bot.trends.series import Chart, Series, bucket_end, bucket_starts, count_into
+from bot.trends.series import Chart, Series, bucket_end, bucket_of, bucket_starts, count_into
 from bot.trends.surge import pick_top, story_time
-from storage.trends import StoryRow
+from storage.trends import HourlyTotals, StoryRow, hour_start
 
 MAX_CAPTION = 1024
 TOP_SHOWN = 3
@@ -79,3 +79,25 @@ def surge_chart(name: str, rows: Sequence[StoryRow], now: datetime, window_h: in
 
 def _stories(n: int) -> str:
     return "story" if n == 1 else "stories"
+
+
+def stats_chart(totals: HourlyTotals, end: datetime, days: int, zone: ZoneInfo) -> Chart:
+    """/stats: items fetched, hits and failing feeds per local day (hourly UTC totals folded into days)."""
+    starts = bucket_starts(end, days, zone, hourly=False)
+    utc = [s.astimezone(UTC) for s in starts]
+    items, hits, failing = [0] * days, [0] * days, [set[int]() for _ in range(days)]
+    for counts, hours in ((items, totals.items), (hits, totals.hits)):
+        for hour, n in hours.items():
+            i = bucket_of(utc, end, hour_start(hour))
+            if i is not None:
+                counts[i] += n
+    for hour, feeds in totals.failing.items():
+        i = bucket_of(utc, end, hour_start(hour))
+        if i is not None:
+            failing[i] |= feeds
+    series = [
+        Series("items", starts, items),
+        Series("hits", starts, hits),
+        Series("failing feeds", starts, [len(f) for f in failing]),
+    ]
+    return Chart(f"Newswatch — items, hits and failing feeds per day, {days} days", False, zone.key, series)
