@@ -7,7 +7,7 @@ EMNLP 2018):
 
 1. Terms: the dictionary lemma of each word of the title (counted TITLE_WEIGHT times) and of the
    lead's first LEAD_WORDS words (see `bot.matching.lemmas`), words of fewer than 3 letters left out;
-   numbers normalised with their scale word (1,500 = 1 500 = 1500; "10 тысяч" = 10 000 = 1만) into
+   numbers normalised with their scale word (1,500 = 1 500 = 1500; "10 тысяч" = 10 000 = 1만; 4만5000 = 4.5만) into
    one term each.
 2. Weights: term count x inverse document frequency over the items the store has seen (`Vocabulary`,
    kept in SQLite; PRIOR_DOCS steadies a young store), so words every report uses count little and
@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from bot.matching.lemmas import lemma
-from bot.matching.normalize import fold, is_hangul, words
+from bot.matching.normalize import fold, is_hangul, split_scripts, words
 from bot.matching.query import iter_terms, parse_query
 from bot.models import Candidate, Topic
 
@@ -56,8 +56,10 @@ _SCALES = {
     "тисячі": 1e3, "тисяча": 1e3, "천": 1e3, "만": 1e4, "million": 1e6, "millions": 1e6, "млн": 1e6,
     "миллион": 1e6, "миллиона": 1e6, "миллионов": 1e6, "мільйон": 1e6, "мільйона": 1e6, "мільйонів": 1e6,
     "billion": 1e9, "milliard": 1e9, "milliards": 1e9, "млрд": 1e9, "миллиард": 1e9, "миллиарда": 1e9,
-    "миллиардов": 1e9, "мільярд": 1e9, "мільярда": 1e9, "мільярдів": 1e9, "억": 1e8,
+    "миллиардов": 1e9, "мільярд": 1e9, "мільярда": 1e9, "мільярдів": 1e9, "억": 1e8, "조": 1e12,
 }  # fmt: skip
+# A Korean amount names its larger unit first and the rest after it: 4만5000 = 45 000, 1조2000억 = 1.2e12.
+_KOREAN_AMOUNT = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)\s?(조|억|만)\s?(\d{1,4}|\d{1,3},\d{3})\s?(억|만|천)?(?![\d.,])")
 _NUMBER = re.compile(
     r"(?<![\w.,])(\d{1,3}(?:[ \u00a0\u202f,.'’]\d{3})+(?!\d)|\d+(?:[.,]\d+)?)"
     r"(?:\s?(" + "|".join(sorted(_SCALES, key=len, reverse=True)) + r")(?![^\W\d_]{3}))?",
@@ -84,13 +86,21 @@ def _numbers(text: str) -> tuple[str, list[str]]:
         found.append(number_value(m.group(1), m.group(2)))
         return " "
 
-    return _NUMBER.sub(take, text), found
+    def take_korean(m: re.Match[str]) -> str:
+        high = float(m.group(1)) * _SCALES[m.group(2)]
+        low = float(m.group(3).replace(",", "")) * (_SCALES[m.group(4)] if m.group(4) else 1.0)
+        if low >= high:  # not one amount (만 5000 would be read as 5 000 after 10 000)
+            return m.group(0)
+        found.append(f"#{high + low:.0f}")
+        return " "
+
+    return _NUMBER.sub(take, _KOREAN_AMOUNT.sub(take_korean, text)), found
 
 
 def _terms(text: str, limit: int | None = None) -> list[str]:
     """Lemma terms and number terms of a text (the first `limit` words)."""
     rest, numbers = _numbers(unicodedata.normalize("NFKC", text))
-    raw = _WORD.findall(rest)[:limit]
+    raw = _WORD.findall(split_scripts(rest))[:limit]
     out = list(numbers)
     for i, (tok, word) in enumerate(zip(raw, words(" ".join(raw)), strict=False)):
         if word.isdigit() or len(word) < (2 if is_hangul(word) else 3):

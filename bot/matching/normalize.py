@@ -2,7 +2,8 @@
 
 Rules, in order: Unicode NFKC; casefold; ё -> е; accents removed from Latin letters only (Corée =
 coree; Cyrillic й and ї and Hangul syllables are left whole); tokens are runs of letters and digits,
-so hyphens, apostrophes and punctuation separate words (nord-coréen = nord coréen).
+so hyphens, apostrophes and punctuation separate words (nord-coréen = nord coréen); in Korean text so
+does a change between Hangul and Hanja or Latin letters (北파병 = 北 파병, KTX와 = KTX 와).
 
 `words` keeps the accents (dictionaries need them: coréennes -> coréen); `fold` removes them from a
 word or lemma afterwards, so keys compare as `tokenize` would.
@@ -36,14 +37,20 @@ def fold(word: str) -> str:
     return "".join(_fold_char(c) if "\u00c0" <= c <= "\u024f" or "\u1e00" <= c <= "\u1eff" else c for c in word)
 
 
-_SCRIPT_CHANGE = re.compile(r"(?<=[\u4e00-\u9fff])(?=[\uac00-\ud7a3])|(?<=[\uac00-\ud7a3])(?=[\u4e00-\u9fff])")
+# Korean writes particles straight after a Hanja abbreviation or a Latin name (北파병, KTX와, IBM이):
+# a change between Hangul and Hanja or Latin letters is a word boundary.
+_SCRIPT_CHANGE = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z])(?=[\uac00-\ud7a3])|(?<=[\uac00-\ud7a3])(?=[\u4e00-\u9fffA-Za-z])")
+
+
+def split_scripts(text: str) -> str:
+    """The text with a space where Hangul meets Hanja or Latin letters (KTX와 -> KTX 와)."""
+    return _SCRIPT_CHANGE.sub(" ", text)
 
 
 def words(text: str) -> list[str]:
-    """Casefolded word tokens of `text`, accents kept (NFKC, casefold, ё -> е); a Korean headline's
-    Hanja abbreviation is a word of its own (北파병 = 北 파병)."""
-    text = _SCRIPT_CHANGE.sub(" ", unicodedata.normalize("NFKC", text).casefold().replace("ё", "е"))
-    return _TOKEN.findall(text)
+    """Casefolded word tokens of `text`, accents kept (NFKC, casefold, ё -> е); in Korean text a Hanja
+    abbreviation or a Latin name is a word of its own (北파병 = 北 파병, KTX와 = KTX 와)."""
+    return _TOKEN.findall(split_scripts(unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")))
 
 
 def tokenize(text: str) -> list[str]:
