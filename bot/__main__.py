@@ -10,11 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import __version__
-from bot.app import feeds_command, read_config, run_forever
-from bot.config import Settings
+from bot.config import Settings, load_config
 from bot.console import log_in_zone
 from bot.errors import CommandError, ConfigError, StorageError
-from bot.once import run_once
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env(config_path=args.config, db_path=args.db)
-        config = read_config(settings)
+        config = load_config(settings.config_path, settings.web_url)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -119,7 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 0
     try:
+        # Each command imports only what it uses: `once` and `check` start without the Telegram,
+        # scheduler and admin code that `run` and `feeds` need.
         if args.command == "feeds":
+            from bot.app import feeds_command
+
             text = asyncio.run(feeds_command(settings, config, args))
             sys.stdout.write(text)
             return 0
@@ -129,8 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.write(asyncio.run(trend_command(settings, config, args.topic, args.days, args.out)))
             return 0
         if args.command == "once":
+            from bot.once import run_once
+
             asyncio.run(run_once(settings, config, as_json=args.json, progress=sys.stdout.isatty() and sys.stderr.isatty()))
         elif args.command == "run":
+            from bot.app import run_forever
+
             asyncio.run(run_forever(settings, config))
     except (StorageError, CommandError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,0 +1,40 @@
+"""`once` and `check` start with only the code they use: no Telegram, scheduler or admin code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer, rss
+
+HEAVY = ("telegram", "apscheduler", "bot.admin", "bot.app", "bot.telegram", "httpx")
+
+PROBE = """
+import json, sys
+from bot.__main__ import main
+code = main(sys.argv[1:])
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"telegram", "apscheduler", "httpx"} or m.startswith(("bot.admin", "bot.app", "bot.telegram")))
+print(json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+@pytest.mark.parametrize("command", [["check"], ["once", "--json"]])
+def test_once_and_check_import_no_telegram_scheduler_or_admin_code(
+    command: list[str], tmp_path: Path, server: FeedServer
+) -> None:
+    url = server.set("/f", body=rss([{"title": "Peskov spoke", "link": "https://n.example/1"}]))
+    config = tmp_path / "feeds.yaml"
+    config.write_text(f"topics:\n  - id: peskov\n    query: peskov\nfeeds:\n  - name: N\n    url: {url}\n", encoding="utf-8")
+    argv = [*command, "--config", str(config), "--db", str(tmp_path / "nw.db")]
+    env = {"NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0, out.stderr
+    assert report["heavy"] == []
+    if command[0] == "once":
+        assert json.loads(out.stdout.splitlines()[0])["title"] == "Peskov spoke"  # it did poll
