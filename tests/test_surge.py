@@ -88,7 +88,7 @@ def test_one_spike_starts_within_the_hour_and_ends() -> None:
     events = [*per_hour(1.0), *burst(20, SPIKE_AT)]
     (surge,) = replay_surges(StoryTimes(events), START, START + timedelta(days=DAYS), timedelta(minutes=15), PARIS, RULES)
     assert SPIKE_AT <= surge.started_at <= SPIKE_AT + timedelta(hours=1)
-    assert surge.baseline == 3.0 and surge.recent >= 9 and surge.peak == 23
+    assert surge.baseline == 3.0 and surge.recent >= 12 and surge.peak == 23
     assert surge.ended_at is not None and surge.ended_at - SPIKE_AT <= timedelta(hours=4)
 
 
@@ -118,10 +118,10 @@ def test_dst_change_read_in_utc_would_raise_false_surges() -> None:
 @pytest.mark.parametrize(
     ("recent", "active", "state"),
     [
-        (9, None, "start"),  # baseline 3 (1 an hour): threshold max(6, 3 x 3) = 9
-        (8, None, "quiet"),
-        (5, 9.0, "ongoing"),  # hysteresis: a surge under way stays on down to half its threshold
-        (4, 9.0, "end"),
+        (12, None, "start"),  # baseline 3 (1 an hour): threshold max(6, 4 x 3) = 12
+        (11, None, "quiet"),
+        (6, 12.0, "ongoing"),  # hysteresis: a surge under way stays on down to half its threshold
+        (5, 12.0, "end"),
     ],
 )
 def test_threshold_and_hysteresis(recent: int, active: float | None, state: str) -> None:

@@ -26,12 +26,14 @@ from zoneinfo import ZoneInfo
 
 @dataclass(frozen=True)
 class SurgeRules:
-    """How the decider reads a count (defaults chosen by replaying stored history; see README)."""
+    """How the decider reads a count. The defaults were chosen by replaying generated histories over a
+    grid of windows, minimums and ratios (bench/surge_replay.py): with 3 h, 6 and 4, 15 of 20 injected
+    take-offs were found, with 3.7 false alerts per topic-month on deliberately bursty data."""
 
     window_h: int = 3  # the recent window
     baseline_days: int = 7  # previous days whose same hours make the baseline
     min_stories: int = 6  # never a surge below this many stories in the window
-    ratio: float = 3.0  # ... nor below ratio × the baseline
+    ratio: float = 4.0  # ... nor below ratio × the baseline
     floor: float = 1.0  # a baseline below this counts as this (no division by a quiet night)
     end_fraction: float = 0.5  # the surge ends when the count falls below this share of its threshold
 
