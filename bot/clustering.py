@@ -8,7 +8,8 @@ EMNLP 2018):
 1. Terms: the dictionary lemma of each word of the title (counted TITLE_WEIGHT times) and of the
    lead's first LEAD_WORDS words (see `bot.matching.lemmas`), words of fewer than 3 letters left out;
    numbers normalised with their scale word (1,500 = 1 500 = 1500; "10 тысяч" = 10 000 = 1만; 4만5000 = 4.5만) into
-   one term each.
+   one term each. A Korean word of more than two syllables counts as its syllable pairs, together
+   weighing one word (the usual indexing of Korean, whose compounds are written together or apart).
 2. Weights: term count x inverse document frequency over the items the store has seen (`Vocabulary`,
    kept in SQLite; PRIOR_DOCS steadies a young store), so words every report uses count little and
    names, places and numbers most. The topic's own query terms count QUERY_TERM_WEIGHT of that: every
@@ -97,25 +98,38 @@ def _numbers(text: str) -> tuple[str, list[str]]:
     return _NUMBER.sub(take, _KOREAN_AMOUNT.sub(take_korean, text)), found
 
 
-def _terms(text: str, limit: int | None = None) -> list[str]:
-    """Lemma terms and number terms of a text (the first `limit` words)."""
+def _terms(text: str, limit: int | None = None) -> list[tuple[str, float]]:
+    """Lemma terms and number terms of a text (the first `limit` words), each with its weight."""
     rest, numbers = _numbers(unicodedata.normalize("NFKC", text))
     raw = _WORD.findall(split_scripts(rest))[:limit]
-    out = list(numbers)
+    out = [(n, 1.0) for n in numbers]
     for i, (tok, word) in enumerate(zip(raw, words(" ".join(raw)), strict=False)):
         if word.isdigit() or len(word) < (2 if is_hangul(word) else 3):
             continue
-        out.append(lemma(word, proper=i > 0 and tok[:1].isupper()))
+        term = lemma(word, proper=i > 0 and tok[:1].isupper())
+        pairs = _hangul_bigrams(term)
+        weight = 1.0 / math.sqrt(len(pairs))  # a word's pairs weigh together as much as one word
+        out.extend((pair, weight) for pair in pairs)
     return out
 
 
-def item_terms(title: str, text: str) -> Counter[str]:
-    """The terms that identify an item's content, with their counts (the title's count double)."""
-    counts: Counter[str] = Counter()
-    for term in _terms(title):
-        counts[term] += TITLE_WEIGHT
+def _hangul_bigrams(term: str) -> list[str]:
+    """A Korean word of more than two syllables as its syllable pairs (내란전담재판부 -> 내란 란전 전담 담재
+    재판 판부): Korean glues nouns into compounds and spaces them freely (내란재판부, 내란전담재판부; 전직무,
+    전 직무), so reports of one event share pairs where they share no whole word. Other words as they are."""
+    if len(term) <= 2 or not is_hangul(term):
+        return [term]
+    return [term[i : i + 2] for i in range(len(term) - 1)]
+
+
+def item_terms(title: str, text: str) -> dict[str, float]:
+    """The terms that identify an item's content, with their counts (a title word counts TITLE_WEIGHT)."""
+    counts: dict[str, float] = {}
+    for term, weight in _terms(title):
+        counts[term] = counts.get(term, 0.0) + TITLE_WEIGHT * weight
     if text.strip() != title.strip():
-        counts.update(_terms(text, LEAD_WORDS))
+        for term, weight in _terms(text, LEAD_WORDS):
+            counts[term] = counts.get(term, 0.0) + weight
     return counts
 
 
@@ -151,7 +165,12 @@ def query_term_keys(queries: Iterable[str]) -> frozenset[str]:
     for query in queries:
         for term in iter_terms(parse_query(query)):
             for i, w in enumerate(term.words):
-                keys.add(fold(w) + "*" if term.prefix and i == len(term.words) - 1 else lemma(w))
+                if term.prefix and i == len(term.words) - 1:
+                    keys.add(fold(w) + "*")
+                    if len(w) > 2 and is_hangul(w):  # 러시아* covers the pairs 러시, 시아 of any longer word
+                        keys.update(_hangul_bigrams(fold(w)))
+                else:
+                    keys.update(_hangul_bigrams(lemma(w)))
     return frozenset(keys)
 
 

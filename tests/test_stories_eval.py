@@ -43,7 +43,7 @@ def test_stories_are_events_on_independent_reports(lang: str) -> None:
 
 
 # language -> (BCubed precision floor, F1 floor) on one day of headlines without leads (Korean, English)
-HEADLINE_FLOORS = {"en": (0.99, 0.85), "ko": (0.99, 0.79)}
+HEADLINE_FLOORS = {"en": (0.99, 0.85), "ko": (0.98, 0.82)}
 
 
 @pytest.mark.parametrize("lang", sorted(HEADLINE_FLOORS))

@@ -58,3 +58,12 @@ def test_a_query_for_a_latin_name_finds_it_before_a_korean_particle() -> None:
     assert [m.topic for m in matcher.match("KTX와 SRT 내년말 합친다", "")] == ["rail"]
     assert [m.topic for m in matcher.match("IBM이 콘플루언트 인수 임박", "")] == ["ibm"]
     assert [m.topic for m in matcher.match("IBMers meet", "")] == []
+
+
+def test_korean_compounds_share_syllable_pairs_that_weigh_one_word() -> None:
+    one = item_terms("'위헌 논란' 내란재판부…민주당 일단 속도조절", "")
+    other = item_terms("범여권도 막아선 '여당 폭주'…내란전담재판부 숨고르기", "")
+    assert {"내란", "재판", "판부"} <= set(one) & set(other)
+    assert "내란재판부" not in one
+    assert sum(w * w for t, w in one.items() if t in {"내란", "란재", "재판", "판부"}) == pytest.approx(9.0)  # one title word
+    assert item_terms("북한 도발", "") == {"북한": 3.0, "도발": 3.0}  # two syllables: the word itself
