@@ -10,13 +10,13 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 from bot.clustering import StoryRules
 from bot.errors import FetchError, HTTPStatusError, ParseError
-from bot.models import FeedConfig, FetchResult, Hit, ParsedFeed, Topic
+from bot.models import FeedConfig, FetchResult, Hit, Item, ParsedFeed, Topic
 from bot.schedule_rules import next_poll_at
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
@@ -134,11 +134,16 @@ async def _store(
 ) -> PollOutcome:
     new, changed = await ctx.db.run(sort_items, feed_id, parsed.items)
     changed_keys = {item.key for item in changed}
+    now = ctx.clock()
     entries = [
-        NewItem(item, parsed.matches.get(item.key, []), *parsed.terms.get(item.key, ("", "")), changed=item.key in changed_keys)
+        NewItem(
+            _not_after(item, now),
+            parsed.matches.get(item.key, []),
+            *parsed.terms.get(item.key, ("", "")),
+            changed=item.key in changed_keys,
+        )
         for item in new + changed
     ]
-    now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, 0)
     stored_nxt = nxt if ctx.owns_schedule else None
     update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, stored_nxt, res.permanent_url, parsed.error)
@@ -152,6 +157,12 @@ async def _store(
     if parsed.error:
         log.warning("feed read with errors feed=%s url=%s: %s", feed.name, res.url, parsed.error)
     return PollOutcome(feed, "new", nxt, new_items=len(new), hits=hits, parsed=True, moved_to=res.permanent_url)
+
+
+def _not_after(item: Item, now: datetime) -> Item:
+    """An item dated after it was first seen (a date with no time read as the end of the day, a wrong
+    time zone) is taken as published when it was seen."""
+    return replace(item, published_at=now) if item.published_at is not None and item.published_at > now else item
 
 
 async def _record_failure(

@@ -51,6 +51,7 @@ ITEMS = {
     "day2": "Peskov denies reports about Arctic oil licences",
     "day3": "Peskov rejects the Danube bridge proposal",
     "late": "Peskov answers questions on the Tbilisi summit",
+    "today": "Peskov opens the Murmansk port season",
 }
 
 
@@ -67,19 +68,24 @@ async def test_backlog_held_on_the_first_read_and_late_news_sent_after(
         entry("fresh", rfc822(NOW - timedelta(hours=1))),
         entry("day2", day_only(today - timedelta(days=2))),  # ends 24-48 h ago: inside max_age
         entry("day3", day_only(today - timedelta(days=3))),  # ended more than 48 h ago: backlog
+        entry("today", day_only(today)),  # its day ends ahead: taken as published when first seen
     ]
     url = server.set("/f", body=rss(first))
     feed = FeedConfig(name="Late", kind="rss", source=url, url=url, interval_s=600)
     fid = (await ctx.db.run(sync_feeds, [feed]))[url]
     out = await poll_feed(ctx, feed, fid)
-    assert out.new_items == 4 and len(out.hits) == 4  # all stored and matched
-    assert queued_titles(fresh_db) == {ITEMS["fresh"], ITEMS["day2"]}
+    assert out.new_items == 5 and len(out.hits) == 5  # all stored and matched
+    assert queued_titles(fresh_db) == {ITEMS["fresh"], ITEMS["day2"], ITEMS["today"]}
+    published, fetched = fresh_db.execute(
+        "SELECT published_at, fetched_at FROM items WHERE title = ?", [ITEMS["today"]]
+    ).fetchone()
+    assert published == fetched  # never dated after it was seen
 
     # the next poll brings an item dated (day only) two days ago: the feed carried it late; it is news
     server.set("/f", body=rss([entry("late", day_only(today - timedelta(days=2))), *first]))
     out = await poll_feed(ctx, feed, fid)
     assert out.new_items == 1
-    assert queued_titles(fresh_db) == {ITEMS["fresh"], ITEMS["day2"], ITEMS["late"]}
+    assert queued_titles(fresh_db) == {ITEMS["fresh"], ITEMS["day2"], ITEMS["today"], ITEMS["late"]}
 
     # an item dated long ago that first appears now is news too
     server.set(
