@@ -17,19 +17,20 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from bot.config import Config, Settings, parse_channel, parse_duration
-from bot.delivery.render import esc, shorten, split_message
+from bot.delivery.render import esc, split_message
 from bot.errors import CommandError, ConfigError, QueryError
 from bot.feedlist import Edit, edit_feeds_file, find_feed
 from bot.health import Condition, HealthPolicy, describe_condition, feed_condition, format_time
-from bot.matching.matcher import Matcher
 from bot.matching.query import parse_query
-from bot.models import FeedConfig, Topic
+from bot.models import FeedConfig
 from bot.opml import OpmlFeed
+from bot.querytest import TEST_ITEMS, test_query_lines
 from bot.sources.probe import FeedProbe
 from storage.db import AsyncDB, utcnow
 from storage.feeds import FeedState, list_feed_states, resume_feed
-from storage.items import feed_item_count, recent_items, table_counts
+from storage.items import feed_item_count, table_counts
 from storage.outbox import outbox_counts
+from storage.watches import watch_totals
 
 T = TypeVar("T")
 
@@ -46,8 +47,6 @@ ADMIN_COMMANDS: list[tuple[str, str]] = [
     ("stats", "admin: feeds, items, stories, hits, subscribers, deliveries"),
 ]
 
-TEST_ITEMS = 500  # /testquery runs over this many of the newest stored items
-SHOWN_MATCHES = 10
 SHOWN_OK_FEEDS = 50  # /feeds lists healthy feeds a line each up to this many
 _ORDER = [Condition.FAILING, Condition.PAUSED, Condition.STALE, Condition.NEW, Condition.OK]
 _TOPIC_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -259,26 +258,7 @@ class AdminService:
         if not query:
             raise CommandError("usage: /testquery <query>, e.g. /testquery peskov OR песков")
         _check_query(query)
-        items = await self.db.run(recent_items, limit)
-        matcher = Matcher([Topic("test", "test", query)])
-
-        def run() -> list[tuple[tuple[str, str, str | None, str, datetime | None], tuple[str, ...]]]:
-            found = []
-            for it in items:
-                matches = matcher.match(it[0], it[1], it[3])
-                if matches:
-                    found.append((it, matches[0].terms))
-            return found
-
-        found = await asyncio.to_thread(run)
-        zone = _zone(self.live.config)
-        lines = [f"<b>{len(found)} of the last {len(items)} items match</b> <code>{esc(query)}</code>"]
-        for (title, _text, url, feed, when), terms in found[:SHOWN_MATCHES]:
-            link = f'<a href="{esc(url)}">{esc(shorten(title, 120))}</a>' if url else esc(shorten(title, 120))
-            lines.append(f"• {link}\n  {esc(feed)} · {format_time(when, zone)} · {esc(', '.join(terms))}")
-        if len(found) > SHOWN_MATCHES:
-            lines.append(f"+{len(found) - SHOWN_MATCHES} more")
-        return split_message(lines)
+        return await test_query_lines(self.db, query, _zone(self.live.config), limit)
 
     async def stats(self) -> str:
         """/stats: feeds by health, items, stories, hits, subscribers, deliveries."""
@@ -286,6 +266,7 @@ class AdminService:
         states = await self.db.run(list_feed_states)
         counts = await self.db.run(table_counts)
         outbox = await self.db.run(outbox_counts)
+        watches, watching_chats = await self.db.run(watch_totals)  # counts only: a watch is its chat's
         policy = HealthPolicy.of(config)
         by_condition: dict[Condition, int] = {}
         for f in config.feeds:
@@ -297,7 +278,7 @@ class AdminService:
             [
                 "<b>Newswatch</b>",
                 f"Feeds: {len(config.feeds)} ({health or 'none'})",
-                f"Topics: {len(config.topics)}",
+                f"Topics: {len(config.topics)} · personal watches: {watches} in {watching_chats} chats",
                 f"Items: {counts['items']} · stories: {counts['stories']} · hits: {counts['hits']}",
                 f"Subscribers: {counts.get('subscribers_active', 0)} active, {counts.get('subscribers_inactive', 0)} gone",
                 f"Deliveries: {outbox.get('pending', 0)} pending, {outbox.get('failed', 0)} failed, {outbox.get('sent', 0)} sent",

@@ -44,6 +44,7 @@ from bot.telegram.application import (
 )
 from bot.trends.service import TrendService
 from bot.trends.watcher import SurgeWatcher
+from bot.watches import WatchLimits, WatchService
 from bot.wording import count
 from storage.db import utcnow
 from storage.reporting import claim_hits
@@ -160,7 +161,10 @@ async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = 
     notify = admin_notifier(sender, settings.admin_ids if app is not None else (CONSOLE_CHAT_ID,))
     outbox = Outbox(db, sender, lambda: catalog.names, policy=policy, notify_admins=notify)
     if app is not None:
-        app.bot_data["subscribers"] = SubscriberService(db, catalog)
+        subscribers = SubscriberService(db, catalog)
+        app.bot_data["subscribers"] = subscribers
+        limits = WatchLimits(settings.max_watches, settings.watch_max_chars, settings.watch_max_terms)
+        app.bot_data["watches"] = WatchService(db, subscribers, limits)
         app.bot_data["trends"] = TrendService(db, catalog)
         register_handlers(app, lambda a: add_admin_handlers(a, settings.admin_ids))
         app.add_error_handler(error_handler(notify))

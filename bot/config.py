@@ -321,6 +321,15 @@ class Settings:
         default=60.0,
         metadata={"env": "NEWSWATCH_SUMMARY_INTERVAL", "help": "`run` logs a summary of its polls this often, seconds"},
     )
+    max_watches: int = field(
+        default=20, metadata={"env": "NEWSWATCH_MAX_WATCHES", "help": "personal watches one chat may keep (/watch)"}
+    )
+    watch_max_chars: int = field(
+        default=500, metadata={"env": "NEWSWATCH_WATCH_MAX_CHARS", "help": "longest query a /watch accepts, characters"}
+    )
+    watch_max_terms: int = field(
+        default=20, metadata={"env": "NEWSWATCH_WATCH_MAX_TERMS", "help": "most words and phrases in one /watch query"}
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

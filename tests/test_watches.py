@@ -16,6 +16,7 @@ from bot.models import FeedConfig, Topic, watch_key
 from bot.pipeline import PollContext, poll_feed
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
+from bot.watches import WatchLimits, check_watch_query, split_name
 from storage.db import AsyncDB
 from storage.feeds import sync_feeds
 from storage.subscribers import delete_subscriber, start_subscriber, subscribe, update_subscriber
@@ -30,6 +31,7 @@ from storage.watches import (
     watch_story_counts,
     watch_totals,
 )
+from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -222,3 +224,23 @@ async def test_worker_processes_follow_the_watches_table(fresh_db: sqlite_utils.
         second = await pool.parse("rss", body, {}, "http://127.0.0.1/f")
     assert [m.topic for m in next(iter(first.matches.values()))] == [watch_key(w.id)]
     assert [m.topic for m in next(iter(second.matches.values()))] == [watch_key(w2.id)]
+
+
+README_SAMPLES = {
+    "English": "North Korean troops arrive in Russia's Kursk region",
+    "French": "Les troupes nord-coréennes déployées près de Koursk",
+    "Russian": "Пресс-секретарь Кремля отказался комментировать",
+    "Ukrainian": "Бої на Курщині тривають",
+    "Korean": "북한군 러시아 파병 공식 확인",
+}
+
+
+@pytest.mark.parametrize("language", sorted(README_SAMPLES))
+def test_readme_watch_examples_are_valid_and_match_their_language(language: str) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(row for row in readme.splitlines() if row.startswith(f"| {language} | `/watch "))
+    name, query = split_name(line.split("`")[1].removeprefix("/watch "))
+    assert name and check_watch_query(query, WatchLimits()) is None
+    index = WatchIndex()
+    index.add(1, query)
+    assert index.match_index(index_text(README_SAMPLES[language], "")), query
