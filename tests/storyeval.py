@@ -10,6 +10,8 @@ columns item_id, event_id, lang, outlet, published, title, lead, url, source.
 from __future__ import annotations
 
 import csv
+import itertools
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -112,3 +114,26 @@ def bcubed(reports: Iterable[Report], assigned: dict[str, int]) -> tuple[float, 
         r_ += correct / len(event)
     precision, recall = p / len(rows), r_ / len(rows)
     return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def _anchors(r: Report) -> set[str]:
+    """Language-independent evidence in a report: its numbers (years left out) and its words in Latin
+    letters (in Korean or Cyrillic text these are names: IBM, KTX, H200)."""
+    rest, numbers = clustering._numbers(f"{r.title} {r.lead}")
+    words = {w.casefold() for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", rest)}
+    return {n for n in numbers if not re.fullmatch(r"#(19|20)\d\d", n)} | words
+
+
+def cross_language_anchor_rule(reports: Sequence[Report], min_shared: int) -> tuple[int, int, int]:
+    """Pairs of reports in different languages within the clustering window: (joined by sharing at
+    least `min_shared` anchors and of one event, joined but of different events, of one event)."""
+    anchors = {r.item_id: _anchors(r) for r in reports}
+    right = wrong = same = 0
+    for a, b in itertools.combinations(reports, 2):
+        if a.lang == b.lang or not _recent(a.at, b.at):
+            continue
+        same += a.event == b.event
+        if len(anchors[a.item_id] & anchors[b.item_id]) >= min_shared:
+            right += a.event == b.event
+            wrong += a.event != b.event
+    return right, wrong, same
