@@ -28,6 +28,7 @@ from bot.errors import ConfigError, SendError
 from bot.feedlist import write_atomic
 from bot.live import LiveConfig
 from bot.opml import export_opml, parse_opml
+from bot.pages import StoryPages
 from bot.pipeline import PollOutcome
 from bot.runtime import FileConfig, Runtime, open_runtime
 from bot.scheduler import FeedScheduler
@@ -166,6 +167,7 @@ async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = 
         limits = WatchLimits(settings.max_watches, settings.watch_max_chars, settings.watch_max_terms)
         app.bot_data["watches"] = WatchService(db, subscribers, limits)
         app.bot_data["trends"] = TrendService(db, catalog)
+        app.bot_data["pages"] = StoryPages(db, catalog)
         register_handlers(app, lambda a: add_admin_handlers(a, settings.admin_ids))
         app.add_error_handler(error_handler(notify))
         await start_application(app, settings.admin_ids)

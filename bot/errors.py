@@ -22,6 +22,7 @@
         ├── ChatGone         the bot was blocked or removed, or the chat no longer exists
         ├── ChatMoved        the group became a supergroup (carries the new chat id)
         ├── BadMarkup        Telegram rejected the HTML; resend as plain text
+        ├── MessageGone      the message to edit was deleted or can no longer be edited
         └── SendFailed       anything else (network, 5xx, timeouts); retried with backoff
 
 Third-party exceptions are translated at the boundary with ``raise ... from``.
@@ -137,6 +138,10 @@ class ChatMoved(SendError):
 
 class BadMarkup(SendError):
     """Telegram could not parse the message's HTML."""
+
+
+class MessageGone(SendError):
+    """The message to edit no longer exists or can no longer be edited: leave it as it is."""
 
 
 class SendFailed(SendError):

@@ -185,3 +185,18 @@ class Watch:
     def label(self) -> str:
         """How alerts and lists show the watch: its name, else its query."""
         return self.name or self.query
+
+
+@dataclass(frozen=True)
+class StoryView:
+    """A story as a list shows it (a page behind "+N more", /latest): what rendering needs."""
+
+    story_id: int
+    title: str
+    url: str | None
+    feed: str
+    published_at: datetime | None
+    first_seen_at: datetime | None
+    n_feeds: int = 1
+    also: tuple[str, ...] = ()  # other sources that carried the story
+    topic: str = ""

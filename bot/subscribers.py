@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.delivery.messages import order_names
 from bot.delivery.render import ECHO_MAX, clip, echo, esc
 from bot.models import Subscriber, Topic
 from bot.schedule_rules import next_digest_at, parse_clock_times
@@ -41,6 +42,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("status", "what this chat follows and when"),
     ("trend", "a chart of a topic's stories: /trend rutte 7d"),
     ("surge", "alerts when a topic takes off: /surge on"),
+    ("latest", "the newest stories of a topic: /latest rutte"),
     ("stop", "unsubscribe and forget this chat"),
     ("help", "how to use this bot"),
 ]
@@ -284,7 +286,8 @@ class SubscriberService:
         return sub.next_digest_at.astimezone(zoneinfo.ZoneInfo(sub.timezone)).strftime("%a %d %b %H:%M")
 
     def _names(self, ids: Sequence[str]) -> list[str]:
-        return [self.catalog.names.get(i, i) for i in ids]
+        """Topic names in one order everywhere: the catalog's (see order_names)."""
+        return order_names(ids, self.catalog.names)
 
     def _example(self) -> str:
         return esc(self.catalog.topics[0].id) if self.catalog.topics else "topic"

@@ -197,6 +197,25 @@ MIGRATIONS: list[str] = [
     CREATE INDEX watches_chat ON watches(chat_id) WHERE removed = 0;
     CREATE UNIQUE INDEX watches_version ON watches(version);
     """,
+    # 6: alerts that grow with their story (what a sent message showed, when it was last edited) and the
+    # story lists behind "+N more" buttons and /latest pages
+    """
+    ALTER TABLE deliveries ADD COLUMN shown_as TEXT;
+    ALTER TABLE deliveries ADD COLUMN shown_feeds INTEGER;
+    ALTER TABLE deliveries ADD COLUMN edited_at TEXT;
+    CREATE INDEX deliveries_growing ON deliveries(sent_at) WHERE shown_as = 'alert';
+    CREATE TABLE story_lists (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        origin TEXT NOT NULL,
+        title TEXT NOT NULL,
+        story_ids TEXT NOT NULL,
+        shown_before INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX story_lists_created ON story_lists(created_at);
+    """,
 ]
 
 

@@ -33,7 +33,8 @@ def enqueue_story(db: sqlite_utils.Database, story_id: int, topic: str, now: str
     return max(cur.rowcount, 0)
 
 
-def _sources(db: sqlite_utils.Database, story_ids: Sequence[int]) -> dict[int, list[str]]:
+def story_sources(db: sqlite_utils.Database, story_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The names of the feeds that carried each story, the first one first."""
     out: dict[int, list[str]] = {}
     for chunk in chunks(story_ids):
         marks = ",".join("?" * len(chunk))
@@ -58,7 +59,7 @@ def _deliveries(db: sqlite_utils.Database, where: str, params: list[Any]) -> lis
             params,
         )
     )
-    sources = _sources(db, sorted({r["story_id"] for r in rows}))
+    sources = story_sources(db, sorted({r["story_id"] for r in rows}))
     labels = watch_labels(db, [r["topic"] for r in rows])  # a watch shows as its name
     result = []
     for r in rows:
@@ -93,17 +94,36 @@ def due_alerts(db: sqlite_utils.Database, now: datetime, limit: int = 5000) -> l
     )
 
 
+def deliveries_by_id(db: sqlite_utils.Database, ids: Sequence[int]) -> list[Delivery]:
+    """These deliveries, whatever their status, in id order."""
+    out: list[Delivery] = []
+    for chunk in chunks(list(ids)):
+        out += _deliveries(db, f"d.id IN ({','.join('?' * len(chunk))}) ORDER BY d.id", list(chunk))
+    return out
+
+
 def pending_digest(db: sqlite_utils.Database, chat_id: int) -> list[Delivery]:
     """Every story waiting for the chat's next digest, oldest first."""
     return _deliveries(db, "d.status = 'pending' AND d.kind = 'digest' AND d.chat_id = ? ORDER BY d.id", [chat_id])
 
 
-def mark_sent(db: sqlite_utils.Database, ids: Sequence[int], message_ids: Sequence[int], now: datetime) -> None:
-    """Telegram accepted the message that carried these deliveries."""
+def mark_sent(
+    db: sqlite_utils.Database,
+    ids: Sequence[int],
+    message_ids: Sequence[int],
+    now: datetime,
+    *,
+    shown_as: str | None = None,
+    shown_feeds: Sequence[int] | None = None,
+) -> None:
+    """Telegram accepted the message that carried these deliveries; `shown_as` says what it was
+    (alert, burst, digest) and `shown_feeds` how many outlets it named for each delivery."""
+    feeds = list(shown_feeds) if shown_feeds is not None else [None] * len(ids)
     with db.conn:
         db.conn.executemany(
-            "UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1, message_ids = ? WHERE id = ?",
-            [(iso(now), json.dumps(list(message_ids)), i) for i in ids],
+            "UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1, message_ids = ?,"
+            " shown_as = ?, shown_feeds = ? WHERE id = ?",
+            [(iso(now), json.dumps(list(message_ids)), shown_as, n, i) for i, n in zip(ids, feeds, strict=True)],
         )
 
 

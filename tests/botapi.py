@@ -3,7 +3,9 @@
 It speaks the HTTP protocol python-telegram-bot uses (POST /bot<token>/<method>, form fields, JSON
 answers; multipart uploads for sendPhoto) and keeps what a test needs to check: every sendMessage and
 sendPhoto (with the uploaded bytes), in order, and every request with the time it arrived. A photo sent
-again by the file_id Telegram gave it is recorded with the bytes first uploaded. getUpdates holds for its timeout and honours offset. Faults can be scripted: 429 with
+again by the file_id Telegram gave it is recorded with the bytes first uploaded. getUpdates holds for its timeout and honours offset.
+editMessageText, like Telegram, edits only a message the bot sent to that chat and refuses an edit that
+changes nothing. Faults can be scripted: 429 with
 retry_after, 403, 400 with migrate_to_chat_id, 400 "can't parse entities", 500, and dropped
 connections. Like Telegram, it refuses a message whose text (after HTML parsing) is longer than 4096
 UTF-16 units: 400 "message is too long".
@@ -190,6 +192,12 @@ class BotAPI:
             self._loop.call_soon_threadsafe(self._new_update.set)
         return update_id
 
+    def current(self, chat_id: int, message_id: int) -> Sent | None:
+        """A message as the chat sees it now: as sent, or as last edited."""
+        with self._lock:
+            shown = [s for s in self.state.sent if s.chat_id == chat_id and s.message_id == message_id]
+        return shown[-1] if shown else None
+
     def messages(self, chat_id: int | None = None, method: str = "sendMessage") -> list[Sent]:
         """Messages sent so far (to one chat, or all)."""
         with self._lock:
@@ -303,9 +311,17 @@ class BotAPI:
         return True
 
     async def _m_editMessageText(self, request: web.Request, p: dict[str, Any]) -> Any:
+        chat_id, message_id = int(p.get("chat_id") or 0), int(p.get("message_id") or 0)
+        with self._lock:
+            shown = [s for s in self.state.sent if s.chat_id == chat_id and s.message_id == message_id]
+        if not shown:  # like Telegram: only a message the bot sent to that chat can be edited
+            return _error(400, "Bad Request: message to edit not found")
+        if shown[-1].text == str(p.get("text", "")) and shown[-1].reply_markup == p.get("reply_markup"):
+            return _error(400, "Bad Request: message is not modified: specified new message content and reply markup are"
+                          " exactly the same as a current content and reply markup of the message")  # fmt: skip
         if _too_long(p):
             return _error(400, "Bad Request: MESSAGE_TOO_LONG")
-        return self._record("editMessageText", p, message_id=int(p.get("message_id") or 0))
+        return self._record("editMessageText", p, message_id=message_id)
 
     async def _m_sendMessage(self, request: web.Request, p: dict[str, Any]) -> Any:
         refusal = await self._refusal(request, p)

@@ -10,6 +10,9 @@ Rules, in the order they apply to a chat's due alerts:
    drops or counts as a failure (the gate already holds every call). BadMarkup resends as plain text.
    ChatMoved moves the chat and resends. ChatGone deactivates the chat. SendFailed retries with
    exponential backoff; after `max_attempts` the deliveries are marked failed and the admins are told.
+5. A burst or digest that says "+N more" keeps those stories as a story list and carries a button
+   that opens it page by page (bot/pages.py), after a restart too.
+6. After sending, a drain edits the alerts whose story has grown (bot/delivery/growth.py).
 A delivery is marked sent only after the sender returned, so a crash at any point leaves it pending;
 a send cut short because the bot is stopping stays pending without counting as an attempt.
 """
@@ -23,13 +26,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.delivery.gate import SendLimits
-from bot.delivery.render import html_to_plain, render_alert, render_burst, render_digest
-from bot.delivery.senders import Sender
+from bot.delivery.growth import AlertGrowth
+from bot.delivery.messages import More, more_data, render_alert, render_burst, render_digest
+from bot.delivery.render import clip, html_to_plain
+from bot.delivery.senders import Button, Sender
 from bot.errors import BadMarkup, ChatGone, ChatMoved, FloodWait, SendError, SendFailed
 from bot.models import Delivery, Subscriber
 from bot.schedule_rules import next_digest_at
 from storage.db import AsyncDB, utcnow
 from storage.outbox import alerts_sent_since, due_alerts, mark_failed, mark_retry, mark_sent, pending_digest
+from storage.story_lists import create_story_list
 from storage.subscribers import deactivate_subscriber, due_digest_chats, get_subscriber, migrate_chat, update_subscriber
 
 log = logging.getLogger(__name__)
@@ -53,6 +59,8 @@ class OutboxPolicy:
     concurrency: int = 16
     digest_per_topic: int = 10
     idle_check_s: float = 2.0
+    edit_gap_s: float = 300.0  # an alert is edited at most once in this long as its story grows ...
+    edit_window_s: float = 2 * 86400.0  # ... and only while it is this recent
 
     def send_limits(self) -> SendLimits:
         """The limits the send gate keeps for every Telegram call."""
@@ -87,6 +95,7 @@ class Outbox:
         self._chat_locks: dict[int, asyncio.Lock] = {}
         self._busy = asyncio.Lock()
         self.sent_messages = 0
+        self.growth = AlertGrowth(db, sender, topic_names, self.policy, clock)
 
     def wake(self) -> None:
         """Ask the drain loop to look at the outbox now."""
@@ -125,6 +134,7 @@ class Outbox:
                     await self._drain_chat(chat_id, items)
 
             await asyncio.gather(*(one(c, items) for c, items in by_chat.items()))
+            await self.growth.edit_due()
             return self.sent_messages - before
 
     async def _drain_chat(self, chat_id: int, items: list[Delivery]) -> None:
@@ -140,11 +150,13 @@ class Outbox:
             await self.db.run(mark_retry, [d.id for d in items], later, "burst: held for a summary", count_attempt=False)
             return
         if recent + len(items) > p.burst_limit and len(items) > 1:
-            await self._deliver(sub, items, render_burst(items, names, sub.timezone), preview=False)
+            text, more = render_burst(items, names, sub.timezone, now)
+            buttons = await self._more_buttons(sub.chat_id, [more] if more else [], now)
+            await self._deliver(sub, items, text, preview=False, buttons=buttons, shown_as="burst")
             return
         for d in items:
-            text = render_alert(d, names.get(d.topic, d.topic), sub.timezone)
-            if not await self._deliver(sub, [d], text, preview=True):
+            text = render_alert(d, names.get(d.topic, d.topic), sub.timezone, now)
+            if not await self._deliver(sub, [d], text, preview=True, shown_as="alert"):
                 return
 
     async def send_digests(self, now: datetime | None = None) -> int:
@@ -161,23 +173,44 @@ class Outbox:
 
     async def _digest_chat(self, sub: Subscriber, now: datetime) -> bool:
         items = await self.db.run(pending_digest, sub.chat_id)
-        parts = render_digest(items, self.topic_names(), sub.timezone, now, per_topic=self.policy.digest_per_topic)
+        parts = render_digest(
+            items, self.topic_names(), sub.timezone, now, per_topic=self.policy.digest_per_topic, ids=[d.id for d in items]
+        )
         for part in parts:
             chosen = [d for d in items if d.id in set(part.delivery_ids)]
-            if not await self._deliver(sub, chosen, part.text, preview=False):
+            buttons = await self._more_buttons(sub.chat_id, part.more, now)
+            if not await self._deliver(sub, chosen, part.text, preview=False, buttons=buttons, shown_as="digest"):
                 return False  # the rest stays pending; the next digest run picks it up
         await self.db.run(
             update_subscriber, sub.chat_id, last_digest_at=now, next_digest_at=next_digest_at(sub.digest_times, sub.timezone, now)
         )
         return bool(parts)
 
-    async def _deliver(self, sub: Subscriber, items: Sequence[Delivery], text: str, *, preview: bool) -> bool:
+    async def _more_buttons(self, chat_id: int, mores: Sequence[More], now: datetime) -> list[Button]:
+        """Keep each "+N more" list; a button a list that opens its first page."""
+        buttons: list[Button] = []
+        for m in mores:
+            list_id = await self.db.run(create_story_list, chat_id, m.kind, m.title, m.story_ids, m.offset, m.total, now)
+            label = f"{clip(m.title, 40)}: {len(m.story_ids)} more ›" if m.kind == "digest" else f"{len(m.story_ids)} more ›"
+            buttons.append((label, more_data(list_id)))
+        return buttons
+
+    async def _deliver(
+        self,
+        sub: Subscriber,
+        items: Sequence[Delivery],
+        text: str,
+        *,
+        preview: bool,
+        buttons: Sequence[Button] = (),
+        shown_as: str | None = None,
+    ) -> bool:
         """Send one message carrying `items`; record the outcome. True when it was accepted."""
         ids = [d.id for d in items]
         lock = self._chat_locks.setdefault(sub.chat_id, asyncio.Lock())
         async with lock:
             try:
-                message_ids = await self._send(sub, text, preview)
+                message_ids = await self._send(sub, text, preview, buttons)
             except FloodWait as e:
                 log.warning("outbox: %s; %d deliveries to chat %s rescheduled", e, len(ids), sub.chat_id)
                 await self.db.run(mark_retry, ids, self.clock() + timedelta(seconds=e.seconds), str(e), count_attempt=False)
@@ -186,7 +219,9 @@ class Outbox:
                 log.info("outbox: chat %s is now %s", sub.chat_id, e.new_chat_id)
                 await self.db.run(migrate_chat, sub.chat_id, e.new_chat_id)
                 moved = await self.db.run(get_subscriber, e.new_chat_id)
-                return moved is not None and await self._deliver(moved, items, text, preview=preview)
+                return moved is not None and await self._deliver(
+                    moved, items, text, preview=preview, buttons=buttons, shown_as=shown_as
+                )
             except ChatGone as e:
                 log.info("outbox: deactivating chat %s: %s", sub.chat_id, e)
                 await self.db.run(deactivate_subscriber, sub.chat_id, str(e), self.clock())
@@ -194,16 +229,18 @@ class Outbox:
             except SendError as e:
                 await self._failed(sub, items, e)
                 return False
-        await self.db.run(mark_sent, ids, message_ids, self.clock())
+        feeds = [d.n_feeds for d in items]
+        await self.db.run(mark_sent, ids, message_ids, self.clock(), shown_as=shown_as, shown_feeds=feeds)
         self.sent_messages += 1
         return True
 
-    async def _send(self, sub: Subscriber, text: str, preview: bool) -> list[int]:
+    async def _send(self, sub: Subscriber, text: str, preview: bool, buttons: Sequence[Button]) -> list[int]:
         try:
-            return await self.sender.send(sub.chat_id, sub.thread_id, text, html=True, preview=preview)
+            return await self.sender.send(sub.chat_id, sub.thread_id, text, html=True, preview=preview, buttons=buttons)
         except BadMarkup as e:
             log.warning("outbox: %s; resending as plain text", e)
-            return await self.sender.send(sub.chat_id, sub.thread_id, html_to_plain(text), html=False, preview=preview)
+            plain = html_to_plain(text)
+            return await self.sender.send(sub.chat_id, sub.thread_id, plain, html=False, preview=preview, buttons=buttons)
 
     async def _failed(self, sub: Subscriber, items: Sequence[Delivery], error: SendError) -> None:
         ids = [d.id for d in items]

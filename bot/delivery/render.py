@@ -1,4 +1,5 @@
-"""Text shown to people (pure): Telegram alerts and digests (the once table is in table.py).
+"""Text shown to people (pure): HTML escaping and splitting for Telegram. Alerts, bursts, digests
+and story pages are composed in bot/delivery/messages.py; console hits and the once table in table.py.
 
 Telegram messages are HTML (parse_mode=HTML) built from a few tags of our own; every string that
 comes from a feed or a user is escaped with html.escape, and titles are shortened before escaping,
@@ -14,11 +15,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
-from bot.models import Delivery
 
 MAX_MESSAGE = 4096
 TITLE_MAX = 300
@@ -142,104 +138,6 @@ def shorten(text: str, limit: int = TITLE_MAX) -> str:
     cut = line[: limit - 1]
     space = cut.rfind(" ")
     return (cut[:space] if space > limit // 2 else cut) + "…"
-
-
-def _link(title: str, url: str | None) -> str:
-    shown = esc(shorten(title) or "(untitled)")
-    if url and url.startswith(("http://", "https://")):
-        return f'<a href="{html.escape(url, quote=True)}">{shown}</a>'
-    return shown
-
-
-def _when(d: Delivery, zone: ZoneInfo, fmt: str) -> str:
-    moment: datetime | None = d.published_at or d.first_seen_at
-    return moment.astimezone(zone).strftime(fmt) if moment else ""
-
-
-def _also(d: Delivery, shown: int = 2) -> str:
-    if not d.also:
-        return ""
-    names = ", ".join(esc(n) for n in d.also[:shown])
-    more = len(d.also) - shown
-    return f" · also: {names}" + (f", +{more}" if more > 0 else "")
-
-
-def render_alert(d: Delivery, topic_name: str, timezone: str = "UTC") -> str:
-    """One instant alert: topic, linked title, source and time."""
-    zone = ZoneInfo(timezone)
-    meta = " · ".join(x for x in (esc(d.feed), _when(d, zone, "%d %b %H:%M")) if x)
-    return f"🔔 <b>{esc(topic_name)}</b>\n<b>{_link(d.title, d.url)}</b>\n{meta}{_also(d)}"
-
-
-def render_burst(items: Sequence[Delivery], topic_names: dict[str, str], timezone: str = "UTC", shown: int = 10) -> str:
-    """Many stories for one chat at once, collapsed into one short message."""
-    zone = ZoneInfo(timezone)
-    topics = sorted({topic_names.get(d.topic, d.topic) for d in items})
-    lines = [f"🔔 <b>{len(items)} new stories</b> · {esc(', '.join(topics))}"]
-    for d in items[:shown]:
-        lines.append(f"• {_link(shorten(d.title, 120), d.url)} · {esc(d.feed)} {_when(d, zone, '%H:%M')}".rstrip())
-    if len(items) > shown:
-        lines.append(f"+{len(items) - shown} more")
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class DigestPart:
-    """One message of a digest and the deliveries it carries."""
-
-    text: str
-    delivery_ids: tuple[int, ...]
-
-
-def render_digest(
-    items: Sequence[Delivery],
-    topic_names: dict[str, str],
-    timezone: str,
-    now: datetime,
-    per_topic: int = 10,
-    limit: int = MAX_MESSAGE,
-) -> list[DigestPart]:
-    """A digest grouped by topic, most-reported stories first, capped per topic with "+N more",
-    split into messages of at most `limit` UTF-16 units at item boundaries."""
-    zone = ZoneInfo(timezone)
-    by_topic: dict[str, list[Delivery]] = {}
-    for d in items:
-        by_topic.setdefault(d.topic, []).append(d)
-    header = f"📰 <b>Digest</b> · {now.astimezone(zone).strftime('%d %b %H:%M')} · {len(items)} stories"
-    blocks: list[tuple[str, str, tuple[int, ...]]] = []  # (topic header, line, delivery ids)
-    for topic in sorted(by_topic, key=lambda t: (-len(by_topic[t]), topic_names.get(t, t))):
-        group = sorted(by_topic[topic], key=lambda d: (-d.n_feeds, d.id))
-        head = f"<b>{esc(topic_names.get(topic, topic))}</b> ({len(group)})"
-        for d in group[:per_topic]:
-            line = f"• {_link(d.title, d.url)}\n  {esc(d.feed)} · {_when(d, zone, '%d %b %H:%M')}{_also(d)}"
-            blocks.append((head, line, (d.id,)))
-        if len(group) > per_topic:
-            rest = tuple(d.id for d in group[per_topic:])
-            blocks.append((head, f"+{len(rest)} more", rest))
-    return _pack(header, blocks, limit)
-
-
-def _pack(header: str, blocks: Sequence[tuple[str, str, tuple[int, ...]]], limit: int) -> list[DigestPart]:
-    parts: list[DigestPart] = []
-    lines: list[str] = [header]
-    ids: list[int] = []
-    current_head = ""
-    size = utf16_len(header)
-    for head, line, block_ids in blocks:
-        new = [] if head == current_head else ["", head]
-        cost = sum(utf16_len(x) + 1 for x in [*new, line])
-        if size + cost > limit and ids:
-            parts.append(DigestPart("\n".join(lines), tuple(ids)))
-            lines, ids = [f"{head} (cont.)"], []
-            size, new = utf16_len(lines[0]), []
-            cost = utf16_len(line) + 1
-        lines += [*new, line]
-        ids += block_ids
-        size += cost
-        current_head = head
-    if ids:
-        parts.append(DigestPart("\n".join(lines), tuple(ids)))
-    return parts
 
 
 def split_message(blocks: Sequence[str], limit: int = MAX_MESSAGE) -> list[str]:

@@ -9,29 +9,53 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Protocol, TextIO
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 
 from bot.delivery.render import html_to_plain
-from bot.errors import BadMarkup, ChatGone, ChatMoved, FloodWait, SendError, SendFailed
+from bot.errors import BadMarkup, ChatGone, ChatMoved, FloodWait, MessageGone, SendError, SendFailed
 
 log = logging.getLogger(__name__)
 
 _GONE = ("chat not found", "bot was kicked", "user is deactivated", "have no rights to send", "not enough rights")
+_MESSAGE_GONE = ("message to edit not found", "message can't be edited", "message_id_invalid")
+
+Button = tuple[str, str]  # (label, callback data) of an inline button
 
 
 class Sender(Protocol):
-    """Delivers one message; returns the message ids Telegram gave it."""
+    """Delivers one message, or edits one it sent; returns the message ids Telegram gave it."""
 
     async def send(
-        self, chat_id: int, thread_id: int | None, text: str, *, html: bool = True, preview: bool = False
+        self,
+        chat_id: int,
+        thread_id: int | None,
+        text: str,
+        *,
+        html: bool = True,
+        preview: bool = False,
+        buttons: Sequence[Button] = (),
     ) -> list[int]:
-        """Send `text` (Telegram HTML unless html=False) to the chat, or raise a SendError."""
+        """Send `text` (Telegram HTML unless html=False) to the chat, with inline buttons (one a row),
+        or raise a SendError."""
         ...
+
+    async def edit(self, chat_id: int, message_id: int, text: str, *, preview: bool = False) -> None:
+        """Replace the text (Telegram HTML) of a message sent before, silently, or raise a SendError
+        (MessageGone when it can no longer be edited)."""
+        ...
+
+
+def keyboard(buttons: Sequence[Button]) -> InlineKeyboardMarkup | None:
+    """Inline buttons, one a row (None for none)."""
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)] for label, data in buttons])
 
 
 class TelegramSender:
@@ -41,7 +65,14 @@ class TelegramSender:
         self.bot = bot
 
     async def send(
-        self, chat_id: int, thread_id: int | None, text: str, *, html: bool = True, preview: bool = False
+        self,
+        chat_id: int,
+        thread_id: int | None,
+        text: str,
+        *,
+        html: bool = True,
+        preview: bool = False,
+        buttons: Sequence[Button] = (),
     ) -> list[int]:
         """Send one message and translate Telegram's answer into bot.errors."""
         try:
@@ -51,10 +82,27 @@ class TelegramSender:
                 parse_mode=ParseMode.HTML if html else None,
                 message_thread_id=thread_id,
                 link_preview_options=LinkPreviewOptions(is_disabled=not preview),
+                reply_markup=keyboard(buttons),
             )
         except TelegramError as e:
             raise send_error(e, chat_id) from e
         return [msg.message_id]
+
+    async def edit(self, chat_id: int, message_id: int, text: str, *, preview: bool = False) -> None:
+        """Edit one message (no notification); an edit that changes nothing counts as done."""
+        try:
+            await self.bot.edit_message_text(
+                text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=not preview),
+            )
+        except BadRequest as e:
+            if "message is not modified" not in e.message.lower():
+                raise send_error(e, chat_id) from e
+        except TelegramError as e:
+            raise send_error(e, chat_id) from e
 
     async def send_photo(
         self, chat_id: int, thread_id: int | None, photo: bytes | str, caption: str, *, html: bool = True
@@ -89,6 +137,8 @@ def send_error(e: TelegramError, chat_id: int) -> SendError:
             return BadMarkup(f"sender: Telegram rejected the HTML for chat {chat_id}: {e.message}")
         if any(g in text_lower for g in _GONE):
             return ChatGone(f"sender: chat {chat_id}: {e.message}")
+        if any(g in text_lower for g in _MESSAGE_GONE):
+            return MessageGone(f"sender: chat {chat_id}: {e.message}")
         return SendFailed(f"sender: bad request for chat {chat_id}: {e.message}")
     return SendFailed(f"sender: {type(e).__name__} for chat {chat_id}: {e.message}")  # NetworkError, TimedOut, 5xx ...
 
@@ -102,9 +152,16 @@ class ConsoleSender:
         self._lock = asyncio.Lock()
 
     async def send(
-        self, chat_id: int, thread_id: int | None, text: str, *, html: bool = True, preview: bool = False
+        self,
+        chat_id: int,
+        thread_id: int | None,
+        text: str,
+        *,
+        html: bool = True,
+        preview: bool = False,
+        buttons: Sequence[Button] = (),
     ) -> list[int]:
-        """Write the message and a separator, flushed."""
+        """Write the message and a separator, flushed (a console has no buttons: the text says "+N more")."""
         async with self._lock:
             self.count += 1
             self.out.write((html_to_plain(text) if html else text) + "\n\n")
@@ -118,3 +175,9 @@ class ConsoleSender:
         size = f"{len(photo):,} bytes" if isinstance(photo, bytes) else "sent before"
         text = f"{html_to_plain(caption) if html else caption}\n[chart: PNG, {size}]"
         return await self.send(chat_id, thread_id, text, html=False), None
+
+    async def edit(self, chat_id: int, message_id: int, text: str, *, preview: bool = False) -> None:
+        """A printed message cannot change: print the new text, marked as an update."""
+        async with self._lock:
+            self.out.write("(updated) " + html_to_plain(text) + "\n\n")
+            self.out.flush()

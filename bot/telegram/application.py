@@ -22,6 +22,7 @@ from bot.delivery.gate import SendGate
 from bot.delivery.outbox import Notify
 from bot.telegram.flow import GateRateLimiter, PerChatUpdateProcessor
 from bot.telegram.handlers import add_fallback_handler, add_subscriber_handlers, bot_commands
+from bot.telegram.stories import add_story_handlers
 from bot.telegram.trend import add_trend_handlers
 from bot.telegram.watches import add_watch_handlers
 
@@ -45,10 +46,12 @@ def build_application(settings: Settings, gate: SendGate) -> TelegramApp:
 
 
 def register_handlers(app: TelegramApp, extra: Callable[[TelegramApp], None] | None = None) -> None:
-    """Every handler, in order: subscriber and watch commands, then `extra` (admin commands), then the catch-all."""
+    """Every handler, in order: subscriber and watch commands, trends, story lists (/latest, "+N more"),
+    then `extra` (admin commands), then the catch-all."""
     add_subscriber_handlers(app)
     add_watch_handlers(app)
     add_trend_handlers(app)
+    add_story_handlers(app)
     if extra is not None:
         extra(app)
     add_fallback_handler(app)
