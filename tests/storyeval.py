@@ -3,7 +3,7 @@ score the stories against the events people labelled (BCubed precision, recall a
 
 Sets: ../shared/corpus/stories/events.tsv (read in place, English and Russian),
 tests/data/stories_fr_uk_ko.tsv (French, Ukrainian, Korean) and tests/data/stories_ko_en_2025.tsv
-(one day of Korean and English headlines, with events reported in both languages), all with the
+(two days of Korean and English headlines, with events reported in both languages), all with the
 columns item_id, event_id, lang, outlet, published, title, lead, url, source.
 """
 

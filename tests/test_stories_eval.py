@@ -2,7 +2,7 @@
 
 Stories: ../shared/corpus/stories/events.tsv (English and Russian, read in place; skipped where
 ../shared is absent), tests/data/stories_fr_uk_ko.tsv (French, Ukrainian, Korean; provenance in
-stories_fr_uk_ko.md) and tests/data/stories_ko_en_2025.tsv (a day of Korean and English headlines;
+stories_fr_uk_ko.md) and tests/data/stories_ko_en_2025.tsv (two days of Korean and English headlines;
 provenance in stories_ko_en_2025.md). Topics: tests/data/topic_items.tsv (five languages; provenance in
 topic_items.md). The floors are the measured figures rounded down, so a change that loses
 precision or recall fails here; `pytest -s` prints the figures.
@@ -42,12 +42,12 @@ def test_stories_are_events_on_independent_reports(lang: str) -> None:
     assert precision >= floor_p and f1 >= floor_f1
 
 
-# language -> (BCubed precision floor, F1 floor) on one day of headlines without leads (Korean, English)
-HEADLINE_FLOORS = {"en": (0.99, 0.85), "ko": (0.98, 0.82)}
+# language -> (BCubed precision floor, F1 floor) on two days of headlines without leads (Korean, English)
+HEADLINE_FLOORS = {"en": (0.99, 0.85), "ko": (0.99, 0.82)}
 
 
 @pytest.mark.parametrize("lang", sorted(HEADLINE_FLOORS))
-def test_stories_are_events_on_a_day_of_headlines(lang: str) -> None:
+def test_stories_are_events_on_two_days_of_headlines(lang: str) -> None:
     reports = [r for r in storyeval.load_reports(storyeval.HEADLINE_DAY) if r.lang == lang]
     precision, recall, f1 = storyeval.bcubed(reports, storyeval.cluster(reports))
     print(f"headlines {lang}: {len(reports)} items, BCubed precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}")
@@ -92,8 +92,8 @@ def test_the_story_sets_are_real_and_varied() -> None:
     for r in day:
         langs_of.setdefault(r.event, set()).add(r.lang)
         outlets_of.setdefault(r.event, set()).add(r.outlet)
-    assert sum(1 for langs in langs_of.values() if len(langs) > 1) >= 4  # events reported in both languages
-    assert sum(1 for outlets in outlets_of.values() if len(outlets) >= 3) >= 5
+    assert sum(1 for langs in langs_of.values() if len(langs) > 1) >= 7  # events reported in both languages
+    assert sum(1 for outlets in outlets_of.values() if len(outlets) >= 3) >= 13
 
 
 MATCHER = Matcher(load_config(ROOT / "feeds.yaml").topics)
