@@ -50,12 +50,13 @@ TEXTS = [
     [
         ("rutte", {("rutte", False)}),
         ("kursk*", {("kursk", True)}),
-        ('"north korean" troops', {("north", False)}),
+        ('"north korean" troops', {("korean", False)}),  # one key, the longer word of the phrase
+        ('"the kremlin"', {("kremlin", False)}),
         ("rutte OR песков", {("rutte", False), ("песков", False)}),
         ("nato rutte -weather", {("rutte", False)}),  # one key each: the longer word
         ("a -b", {("a", False)}),
         ("title:rutte", {("rutte", False)}),
-        ("rutte NEAR/3 kursk", {("rutte", False)}),
+        ("nato NEAR/3 kursk", {("kursk", False)}),
     ],
 )
 def test_anchors_are_keys_every_match_contains(query: str, expected: set[tuple[str, bool]]) -> None:

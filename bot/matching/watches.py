@@ -2,13 +2,15 @@
 
 There may be tens of thousands of watches, so an item must not evaluate them all. Each watch is
 indexed under its *anchors*: word keys such that the watch can only match a text containing at least
-one of them. A term is anchored by its first word's lookup keys (a prefix* term by its prefix); NEAR
-by its left term; OR by every child's anchors; AND by the anchors of one child that can match on its
-own, the one with the fewest and longest keys (a long word is usually a rare one); NOT never anchors.
+one of them. Every word of a term, both sides of NEAR and one child of AND must occur, so each is
+anchored by one of those, the one with the fewest and longest keys (a long word is usually a rare
+one; a phrase is not anchored by its "the"); a prefix* by its prefix; OR by every child's anchors;
+NOT never anchors.
 An item looks up its own keys (already computed for the topics) and evaluates only the watches they
 anchor, so its cost follows its words and the few watches they name, not the number of watches.
-A watch that is one word or alternatives of single words (most are) is decided by the anchor lookup
-itself; the others are evaluated like topics (bot.matching.matcher.evaluate).
+A watch that is one word or alternatives of single words is decided by the anchor lookup itself, one
+of words that must and must not occur by looking their keys up; the others (phrases, prefixes in an
+AND, NEAR, fields, groups) are evaluated like topics (bot.matching.matcher.evaluate).
 
 Adding or removing a watch touches only that watch's anchors: the index follows the watches table
 through `sync` (changes since a version number), with no rebuild. Per-key candidate lists are cached
@@ -23,7 +25,7 @@ from typing import Protocol
 
 from bot.errors import QueryError
 from bot.matching.matcher import TextIndex, evaluate, term_keys
-from bot.matching.query import Near, Node, Not, Or, Term, has_positive_term, parse_query
+from bot.matching.query import And, Near, Node, Not, Or, Term, has_positive_term, parse_query
 from bot.models import Match, watch_key
 
 Anchor = tuple[str, bool]  # (key, is a prefix)
@@ -39,10 +41,18 @@ class WatchSource(Protocol):
 
 
 def _term_anchors(term: Term) -> frozenset[Anchor]:
-    first = term_keys(term)[0]
-    if term.prefix and len(term.words) == 1:
-        return frozenset({(first[0], True)})
-    return frozenset((k, False) for k in first)
+    """Every word of a term must occur, so any one word anchors it: the best ranked."""
+    keys = term_keys(term)
+    last = len(keys) - 1
+    options = [
+        frozenset({(k[0], True)}) if term.prefix and i == last else frozenset((x, False) for x in k) for i, k in enumerate(keys)
+    ]
+    return min(options, key=_rank)
+
+
+def _rank(found: frozenset[Anchor]) -> tuple[int, int]:
+    """Fewer alternatives first, then longer keys (a long word is usually a rare one)."""
+    return len(found), -min(len(k) for k, _ in found)
 
 
 def anchors(node: Node) -> frozenset[Anchor] | None:
@@ -50,7 +60,7 @@ def anchors(node: Node) -> frozenset[Anchor] | None:
     if isinstance(node, Term):
         return _term_anchors(node)
     if isinstance(node, Near):
-        return _term_anchors(node.left)
+        return min(_term_anchors(node.left), _term_anchors(node.right), key=_rank)
     if isinstance(node, Not):
         return None
     if isinstance(node, Or):
@@ -64,20 +74,44 @@ def anchors(node: Node) -> frozenset[Anchor] | None:
     options = [a for a in (anchors(c) for c in node.children if has_positive_term(c)) if a]
     if not options:
         return None
-    return min(options, key=lambda a: (len(a), -min(len(k) for k, _ in a)))
+    return min(options, key=_rank)
 
 
-def _simple_terms(node: Node) -> tuple[tuple[Anchor, str], ...] | None:
-    """For a query that is one word or alternatives of single words (no field, no phrase): each word's
-    anchors with its source text. Such a watch matches exactly when one of its anchors is in the text,
-    so the anchor lookup decides it without evaluating the query."""
+def _tag(anchor: Anchor) -> str:
+    """An anchor as one string (hashes are cached on strings): a prefix ends in "*", which no key holds."""
+    return f"{anchor[0]}*" if anchor[1] else anchor[0]
+
+
+def _any_of(node: Node) -> tuple[tuple[str, str], ...] | None:
+    """A query that is one word or alternatives of single words (no field, no phrase) as (anchor,
+    source) pairs: it matches exactly when one of those anchors is in the text, so the anchor lookup
+    alone decides it."""
     terms = node.children if isinstance(node, Or) else (node,)
-    out: list[tuple[Anchor, str]] = []
+    out: list[tuple[str, str]] = []
     for t in terms:
         if not isinstance(t, Term) or len(t.words) != 1 or t.field is not None:
             return None
-        out += [(a, t.source) for a in sorted(_term_anchors(t))]
+        out += [(_tag(a), t.source) for a in sorted(_term_anchors(t))]
     return tuple(out)
+
+
+Word = tuple[tuple[str, ...], str]  # a word's lookup keys, its source text
+
+
+def _all_of(node: Node) -> tuple[tuple[Word, ...], tuple[Word, ...]] | None:
+    """A query of words that must all occur and words that must not (no field, phrase or prefix) as
+    (required, excluded): it is decided by looking the keys up, without evaluating the query."""
+    if not isinstance(node, And):
+        return None
+    required: list[Word] = []
+    excluded: list[Word] = []
+    for child in node.children:
+        target = excluded if isinstance(child, Not) else required
+        term = child.child if isinstance(child, Not) else child
+        if not isinstance(term, Term) or len(term.words) != 1 or term.field is not None or term.prefix:
+            return None
+        target.append((term_keys(term)[0], term.source))
+    return tuple(required), tuple(excluded)
 
 
 class WatchIndex:
@@ -86,11 +120,13 @@ class WatchIndex:
     def __init__(self) -> None:
         self.version = 0
         self._asts: dict[int, Node] = {}
-        self._anchors: dict[int, frozenset[Anchor]] = {}
-        self._simple: dict[int, tuple[tuple[Anchor, str], ...]] = {}
-        self._watchers: dict[Anchor, set[int]] = defaultdict(set)
+        self._keys: dict[int, str] = {}  # watch id -> its match key ("watch:<id>")
+        self._anchors: dict[int, frozenset[str]] = {}
+        self._any_of: dict[int, tuple[tuple[str, str], ...]] = {}
+        self._all_of: dict[int, tuple[tuple[Word, ...], tuple[Word, ...]]] = {}
+        self._watchers: dict[str, set[int]] = defaultdict(set)
         self._prefix_lengths: Counter[int] = Counter()
-        self._cache: dict[str, tuple[Anchor, ...]] = {}
+        self._cache: dict[str, tuple[str, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._asts)
@@ -102,35 +138,39 @@ class WatchIndex:
         if not found:  # parse_query refuses queries without a positive term, so this is a safeguard
             raise QueryError("a watch needs at least one word that is not excluded", query, 0)
         self.remove(watch_id)
+        tags = frozenset(_tag(a) for a in found)
         self._asts[watch_id] = ast
-        self._anchors[watch_id] = found
-        simple = _simple_terms(ast)
-        if simple is not None:
-            self._simple[watch_id] = simple
-        for anchor in found:
-            self._watchers[anchor].add(watch_id)
-            if anchor[1]:
-                self._prefix_lengths[len(anchor[0])] += 1
-        self._forget(found)
+        self._keys[watch_id] = watch_key(watch_id)
+        self._anchors[watch_id] = tags
+        if (any_of := _any_of(ast)) is not None:
+            self._any_of[watch_id] = any_of
+        elif (all_of := _all_of(ast)) is not None:
+            self._all_of[watch_id] = all_of
+        for tag in tags:
+            self._watchers[tag].add(watch_id)
+            if tag.endswith("*"):
+                self._prefix_lengths[len(tag) - 1] += 1
+        self._forget(tags)
 
     def remove(self, watch_id: int) -> bool:
         """Drop one watch; False when it was not there."""
-        found = self._anchors.pop(watch_id, None)
-        if found is None:
+        tags = self._anchors.pop(watch_id, None)
+        if tags is None:
             return False
-        del self._asts[watch_id]
-        self._simple.pop(watch_id, None)
-        for anchor in found:
-            ids = self._watchers[anchor]
+        del self._asts[watch_id], self._keys[watch_id]
+        self._any_of.pop(watch_id, None)
+        self._all_of.pop(watch_id, None)
+        for tag in tags:
+            ids = self._watchers[tag]
             ids.discard(watch_id)
             if not ids:
-                del self._watchers[anchor]
-            if anchor[1]:
-                n = len(anchor[0])
+                del self._watchers[tag]
+            if tag.endswith("*"):
+                n = len(tag) - 1
                 self._prefix_lengths[n] -= 1
                 if not self._prefix_lengths[n]:
                     del self._prefix_lengths[n]
-        self._forget(found)
+        self._forget(tags)
         return True
 
     def apply(self, changes: Iterable[tuple[int, str | None]]) -> list[tuple[int, str]]:
@@ -155,32 +195,32 @@ class WatchIndex:
         self.version = version
         return errors
 
-    def _forget(self, found: frozenset[Anchor]) -> None:
+    def _forget(self, tags: frozenset[str]) -> None:
         """Drop the cached lookups a change of these anchors affects."""
-        if any(is_prefix for _, is_prefix in found):
+        if any(tag.endswith("*") for tag in tags):
             self._cache.clear()
             return
-        for key, _ in found:
-            self._cache.pop(key, None)
+        for tag in tags:
+            self._cache.pop(tag, None)
 
-    def _key_anchors(self, key: str) -> tuple[Anchor, ...]:
+    def _key_anchors(self, key: str) -> tuple[str, ...]:
         """The anchors a text key meets: itself, and the prefixes of it that watches use."""
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        found = [(key, False)] if (key, False) in self._watchers else []
+        found = [key] if key in self._watchers else []
         for n in self._prefix_lengths:
-            if len(key) >= n and (key[:n], True) in self._watchers:
-                found.append((key[:n], True))
+            if len(key) >= n and (tag := f"{key[:n]}*") in self._watchers:
+                found.append(tag)
         out = tuple(found)
         if len(self._cache) < CACHE_MAX:
             self._cache[key] = out
         return out
 
-    def _anchors_in(self, table: Iterable[str]) -> set[Anchor]:
-        found: set[Anchor] = set()
+    def _anchors_in(self, table: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        cache = self._cache
         for key in table:
-            hit = self._key_anchors(key)
+            hit = cache.get(key)
+            if hit is None:
+                hit = self._key_anchors(key)
             if hit:
                 found.update(hit)
         return found
@@ -190,16 +230,23 @@ class WatchIndex:
         if not self._asts:
             return []
         in_text = self._anchors_in(idx.all)
+        met = in_text | self._anchors_in(idx.feed) if idx.feed else in_text  # feed: terms need the feed's name
         candidates: set[int] = set()
-        for anchor in in_text | self._anchors_in(idx.feed):
-            candidates |= self._watchers[anchor]
+        for tag in met:
+            candidates |= self._watchers[tag]
+        table = idx.all
         out = []
         for watch_id in sorted(candidates):
-            simple = self._simple.get(watch_id)
-            if simple is not None:
-                terms: list[str] | None = [source for anchor, source in simple if anchor in in_text] or None
+            terms: list[str] | None
+            if (any_of := self._any_of.get(watch_id)) is not None:
+                terms = [source for tag, source in any_of if tag in in_text] or None
+            elif (all_of := self._all_of.get(watch_id)) is not None:
+                required, excluded = all_of
+                ok = all(any(k in table for k in keys) for keys, _ in required)
+                ok = ok and not any(any(k in table for k in keys) for keys, _ in excluded)
+                terms = [source for _, source in required] if ok else None
             else:
                 terms = evaluate(self._asts[watch_id], idx)
             if terms is not None:
-                out.append(Match(watch_key(watch_id), tuple(dict.fromkeys(terms))))
+                out.append(Match(self._keys[watch_id], tuple(dict.fromkeys(terms))))
         return out
