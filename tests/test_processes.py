@@ -17,6 +17,7 @@ import pytest
 from storage.db import MIGRATIONS
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
+from tests.procs import bot_env, session_processes, start_once
 from tests.test_cli import with_interval, write_config
 
 OPEN_AT = """
@@ -49,29 +50,11 @@ def test_processes_starting_together_on_a_fresh_database_all_migrate_it(tmp_path
         conn.close()
 
 
-def session_processes(sid: int) -> dict[int, str]:
-    """Live processes of one session (a process started with start_new_session): pid -> command line."""
-    found: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, pgrp, session
-        if int(fields[3]) == sid and fields[0] != "Z":
-            found[int(entry.name)] = cmdline
-    return found
-
-
 def start_bot_with_pool(server: FeedServer, tmp_path: Path) -> subprocess.Popen[str]:
     """`python -m bot run` with two parse workers, in a session of its own, once a feed was parsed."""
     url = server.set("/pool", body=rss([{"title": "Peskov on talks", "guid": "1", "link": "https://p.example/1"}]))
     cfg = with_interval(write_config(tmp_path / "feeds.yaml", [("Pool", url)]))
-    env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "2"}
-    env.pop("TELEGRAM_BOT_TOKEN", None)
+    env = bot_env(NEWSWATCH_PARSE_WORKERS="2")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--db", str(tmp_path / "nw.db")],
         cwd=ROOT,
@@ -124,36 +107,22 @@ def test_ctrl_c_stops_the_bot_and_its_workers_without_a_traceback(server: FeedSe
     assert session_processes(proc.pid) == {}
 
 
-def once(cfg: Path, db: Path, err: Path) -> subprocess.Popen[str]:
-    """`python -m bot once --json`, its output left in the pipe until the test reads it (errors to a file)."""
-    env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1"}
-    env.pop("TELEGRAM_BOT_TOKEN", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "once", "--config", str(cfg), "--db", str(db), "--json"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=err.open("w"),
-        text=True,
-    )
-
-
 def test_two_once_started_after_a_crash_print_each_pending_hit_once(server: FeedServer, tmp_path: Path) -> None:
     words = [" ".join(f"w{i}x{j}" for j in range(15)) for i in range(600)]  # long, and no two alike
     items = [{"title": f"Peskov {w}", "guid": f"g{i}", "link": f"https://c.example/{i}"} for i, w in enumerate(words)]
     url = server.set("/many", body=rss(items), etag='"v1"')
     cfg = write_config(tmp_path / "feeds.yaml", [("Many", url)])
     db = tmp_path / "nw.db"
-    first = once(cfg, db, tmp_path / "first.err")
+    first = start_once(cfg, db, tmp_path / "first.err")
     assert first.communicate(timeout=60)[0].count("\n") == 600
     sql = sqlite3.connect(db)
     sql.execute("UPDATE hits SET reported_at = NULL")  # stored, never reported: what a crash leaves
     sql.commit()
     sql.close()
-    a = once(cfg, db, tmp_path / "a.err")
+    a = start_once(cfg, db, tmp_path / "a.err")
     assert a.stdout is not None
     a_first = a.stdout.readline()  # A is printing the pending hits and is now stuck on a full pipe
-    b = once(cfg, db, tmp_path / "b.err")
+    b = start_once(cfg, db, tmp_path / "b.err")
     deadline = time.monotonic() + 3
     while b.poll() is None and time.monotonic() < deadline:  # B either finishes, or waits for A's claim
         time.sleep(0.05)

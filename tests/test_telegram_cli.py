@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -14,41 +11,15 @@ from storage.db import open_database, utcnow
 from storage.outbox import outbox_counts
 from storage.subscribers import start_subscriber, subscribe
 from tests.botapi import BotAPI
-from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
+from tests.procs import start_bot, stop_bot
 from tests.test_cli import write_config
-
-
-def start_bot(cfg: Path, db: Path, api: BotAPI) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "NEWSWATCH_ALLOW_PRIVATE_URLS": "1",
-        "NEWSWATCH_PARSE_WORKERS": "1",
-        "TELEGRAM_BOT_TOKEN": "123:TEST",
-        "TELEGRAM_API_URL": api.base_url,
-        "ADMIN_IDS": "4242",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--db", str(db)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def fast_config(tmp_path: Path, url: str) -> Path:
     cfg = write_config(tmp_path / "feeds.yaml", [("Wire", url)])
     cfg.write_text(cfg.read_text().replace(f"    url: {url}", f"    url: {url}\n    interval: 1s"), encoding="utf-8")
     return cfg
-
-
-def stop_bot(proc: subprocess.Popen[str]) -> str:
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    return err
 
 
 def test_user_subscribes_and_gets_exactly_one_alert(server: FeedServer, botapi: BotAPI, tmp_path: Path) -> None:

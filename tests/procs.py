@@ -1,0 +1,96 @@
+"""Real `python -m bot` processes for the tests: started with local feeds allowed, with or without a
+token (the Bot API emulator), and every process of their session found for cleanup and checks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+from tests.botapi import BotAPI
+from tests.conftest import ROOT
+
+ADMIN = 4242
+
+
+def bot_env(api: BotAPI | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a bot process: local feeds allowed, one parse worker, and with `api` the token,
+    the emulator's URL and one admin (without it, no token: alerts go to the console)."""
+    env = {**os.environ, "NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1", **extra}
+    env.pop("TELEGRAM_BOT_TOKEN", None)
+    if api is not None:
+        env |= {"TELEGRAM_BOT_TOKEN": "123:TEST", "TELEGRAM_API_URL": api.base_url, "ADMIN_IDS": str(ADMIN)}
+    return env
+
+
+def start_bot(
+    cfg: Path,
+    db: Path,
+    api: BotAPI,
+    *,
+    stderr: int | IO[str] = subprocess.PIPE,
+    new_session: bool = False,
+) -> subprocess.Popen[str]:
+    """`python -m bot run` with a token, against the emulator."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--config", str(cfg), "--db", str(db)],
+        cwd=ROOT,
+        env=bot_env(api),
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        start_new_session=new_session,
+    )
+
+
+def stop_bot(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM, wait for a clean exit; return what it wrote on stderr."""
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return err or ""
+
+
+def start_once(
+    cfg: Path, db: Path, err: Path, *, stdout: int | IO[str] = subprocess.PIPE, new_session: bool = False
+) -> subprocess.Popen[str]:
+    """`python -m bot once --json` without a token (errors to the file `err`)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "once", "--config", str(cfg), "--db", str(db), "--json"],
+        cwd=ROOT,
+        env=bot_env(),
+        stdout=stdout,
+        stderr=err.open("w"),
+        text=True,
+        start_new_session=new_session,
+    )
+
+
+def session_processes(sid: int) -> dict[int, str]:
+    """Live processes of one session (a process started with start_new_session): pid -> command line."""
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state, ppid, pgrp, session
+        if int(fields[3]) == sid and fields[0] != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def kill_session(sid: int) -> dict[int, str]:
+    """SIGKILL whatever is left of a session; return what was left."""
+    left = session_processes(sid)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return left
