@@ -20,6 +20,7 @@ from bot.admin import AdminService
 from bot.config import Config, Settings, load_config
 from bot.console import RunSummary, alerts_destination
 from bot.delivery.gate import SendGate
+from bot.delivery.gatelog import GateJournal
 from bot.delivery.outbox import Notify, Outbox, OutboxPolicy
 from bot.delivery.render import cap_html, html_to_plain
 from bot.delivery.senders import ConsoleSender, Sender, TelegramSender
@@ -156,7 +157,9 @@ async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = 
     catalog = Catalog(config.topics, config.timezone, config.digest_times)
     policy = policy or OutboxPolicy()
     gate = SendGate(policy.send_limits())
-    app = build_application(settings, gate) if settings.bot_token else None
+    journal = GateJournal(db, gate)
+    await journal.restore()  # a hold or group windows left by the process before this one
+    app = build_application(settings, gate, journal) if settings.bot_token else None
     sender: TelegramSender | ConsoleSender = TelegramSender(app.bot) if app is not None else ConsoleSender(out)
     await db.run(ensure_console_subscriber, [t.id for t in config.topics], app is None, utcnow(), config.timezone)
     notify = admin_notifier(sender, settings.admin_ids if app is not None else (CONSOLE_CHAT_ID,))

@@ -216,6 +216,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX story_lists_created ON story_lists(created_at);
     """,
+    # 7: the send gate's flood hold and group windows, kept across restarts (chat NULL: the hold)
+    """
+    CREATE TABLE send_windows (chat TEXT, until REAL NOT NULL);
+    CREATE INDEX send_windows_until ON send_windows(until);
+    """,
 ]
 
 

@@ -163,3 +163,49 @@ async def test_update_processor_keeps_chat_order_runs_chats_together_and_bounds_
     jobs = [(1, -5, 0.2), (2, -5, 0.1), (3, -5, 0.0), (4, -5, 0.0), (5, 7, 0.0)]
     await asyncio.gather(*(processor.process_update(update(n, c), handle(n, c, s)) for n, c, s in jobs))
     assert done == [(7, 5), (-5, 1), (-5, 2), (-5, 3)]  # chat 7 did not wait; -5 in order; its 4th skipped
+
+
+async def test_a_restarted_bot_waits_out_the_flood_hold_the_one_before_was_given(
+    settings: Settings, server: FeedServer, botapi: BotAPI
+) -> None:
+    async with running_bot(settings, server, botapi):
+        botapi.fail_next(Fault("429", retry_after=3))
+        botapi.user_sends(1403, "/status")
+        await until(lambda: bool(botapi.state.floods))  # stopped inside the window: the reply is given up
+    flood_at, wait = botapi.state.floods[0]
+    assert time.monotonic() < flood_at + wait - 1.0
+    async with running_bot(settings, server, botapi) as bot:  # the next process, on the same database
+        await bot.command(1403, "/status")
+    assert requests_between(botapi, flood_at, flood_at + wait) == []
+    restarted = [r.at for r in botapi.state.requests if r.method == "getMe" and r.at > flood_at]
+    assert len(restarted) == 1 and restarted[0] >= flood_at + wait  # its very first call waited
+
+
+async def test_a_restarted_bot_keeps_the_group_window_of_the_one_before(
+    settings: Settings, server: FeedServer, botapi: BotAPI
+) -> None:
+    policy = replace(FAST, group_limit=3, group_window_s=3.0, group_gap_s=0.0)
+    group = -1401
+    async with running_bot(settings, server, botapi, policy) as bot:
+        for i in range(3):
+            await bot.command(group, f"/help{i}", user_id=1402, chat_type="supergroup")  # the window is full
+    async with running_bot(settings, server, botapi, policy) as bot:
+        await bot.command(group, "/help", user_id=1402, chat_type="supergroup")
+    times = [m.at for m in botapi.messages(group)]
+    assert len(times) == 4 and times[3] - times[0] >= 3.0  # the 4th waited until the first stopped counting
+
+
+async def test_the_send_log_forgets_what_has_ended(settings: Settings) -> None:
+    from storage.db import open_database
+    from storage.sendlog import load_send_windows, record_send_window
+
+    db = open_database(settings.db_path)
+    record_send_window(db, None, 105.0, 100.0)
+    record_send_window(db, "-5", 101.0, 100.0)
+    record_send_window(db, "-5", 160.0, 100.0)
+    assert load_send_windows(db, 100.0) == (105.0, {"-5": [101.0, 160.0]})
+    assert load_send_windows(db, 102.0) == (105.0, {"-5": [160.0]})
+    record_send_window(db, "-6", 170.0, 106.0)  # a write prunes the rows that ended
+    assert db.execute("SELECT count(*) FROM send_windows").fetchone()[0] == 2
+    assert load_send_windows(db, 106.0) == (0.0, {"-5": [160.0], "-6": [170.0]})
+    db.close()

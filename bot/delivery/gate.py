@@ -11,7 +11,8 @@ A call counts against a window from the moment it starts until one window after 
 wherever it reached Telegram in between, no window there holds more than the limit. Rules 2 and 3
 apply to calls that put a message in a chat (send, edit, copy, forward); rules 1 and 4 to every call.
 `close(grace_s)` makes every call that would have to wait past `grace_s` from then fail at once
-(SendFailed), so stopping never waits longer than that for a window or a flood hold.
+(SendFailed), so stopping never waits longer than that for a window or a flood hold. `restore` takes
+back a hold and group windows an earlier process left (bot/delivery/gatelog.py keeps them).
 """
 
 from __future__ import annotations
@@ -95,6 +96,17 @@ class SendGate:
         self._hold_until = max(self._hold_until, self.clock() + seconds)
         self._notify()
 
+    def restore(self, hold_s: float, group_ends: dict[int | str, list[float]]) -> None:
+        """Take back what an earlier process left: a flood hold of `hold_s` more seconds, and for each
+        group the messages still counting against its window (seconds from now until each stops)."""
+        if hold_s > 0:
+            self.hold(hold_s)
+        now = self.clock()
+        for chat, ends in group_ends.items():
+            window = self._group(chat)
+            window.ends = deque(sorted([*window.ends, *(now + e for e in ends)]))
+        self._notify()
+
     def close(self, grace_s: float = 0.0) -> None:
         """Stop waiting: from now on a call that cannot start within `grace_s` fails."""
         self._deadline = min(self._deadline, self.clock() + grace_s)
@@ -115,7 +127,7 @@ class SendGate:
         delays: list[float | None] = [max(0.0, self._hold_until - now), self._bot.delay(now)]
         if chat is not None:
             delays.append(None if chat in self._busy else max(0.0, self._free_at.get(chat, 0.0) - now))
-            if _is_group(chat):
+            if is_group(chat):
                 delays.append(self._group(chat).delay(now))
         return _longest(*delays)
 
@@ -130,7 +142,7 @@ class SendGate:
         self._bot.in_flight += 1
         if chat is not None:
             self._busy.add(chat)
-            if _is_group(chat):
+            if is_group(chat):
                 self._group(chat).in_flight += 1
 
     def _release(self, chat: int | str | None) -> None:
@@ -139,9 +151,9 @@ class SendGate:
         self._bot.ends.append(now + 1.0)
         if chat is not None:
             self._busy.discard(chat)
-            gap = self.limits.group_gap_s if _is_group(chat) else self.limits.private_gap_s
+            gap = self.limits.group_gap_s if is_group(chat) else self.limits.private_gap_s
             self._free_at[chat] = now + gap
-            if _is_group(chat):
+            if is_group(chat):
                 window = self._group(chat)
                 window.in_flight -= 1
                 window.ends.append(now + window.period)
@@ -165,6 +177,6 @@ class SendGate:
         self._changed = asyncio.Event()
 
 
-def _is_group(chat: int | str) -> bool:
+def is_group(chat: int | str) -> bool:
     """Groups, supergroups and channels have negative ids (or an @username)."""
     return isinstance(chat, str) or chat < 0

@@ -19,6 +19,7 @@ from telegram.ext import Application, ContextTypes
 from bot.admin import ADMIN_COMMANDS
 from bot.config import Settings
 from bot.delivery.gate import SendGate
+from bot.delivery.gatelog import GateJournal
 from bot.delivery.outbox import Notify
 from bot.telegram.flow import GateRateLimiter, PerChatUpdateProcessor
 from bot.telegram.handlers import add_fallback_handler, add_subscriber_handlers, bot_commands
@@ -31,15 +32,16 @@ log = logging.getLogger(__name__)
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
 
 
-def build_application(settings: Settings, gate: SendGate) -> TelegramApp:
-    """An Application for the token in settings, against settings.api_url, every call through `gate`."""
+def build_application(settings: Settings, gate: SendGate, journal: GateJournal | None = None) -> TelegramApp:
+    """An Application for the token in settings, against settings.api_url, every call through `gate`
+    (and its hold and group windows kept in `journal`)."""
     assert settings.bot_token, "build_application needs TELEGRAM_BOT_TOKEN"
     builder = (
         Application.builder()
         .token(settings.bot_token)
         .base_url(settings.api_url)
         .concurrent_updates(PerChatUpdateProcessor())
-        .rate_limiter(GateRateLimiter(gate))  # type: ignore[arg-type]  # PTB types the builder's limiter as [None]
+        .rate_limiter(GateRateLimiter(gate, journal))  # type: ignore[arg-type]  # PTB types the builder's limiter as [None]
     )
     app: TelegramApp = builder.build()
     return app

@@ -5,7 +5,8 @@ GateRateLimiter is PTB's rate limiter hook, so it sees every call the bot makes 
 replies, edits, callback answers, admin notices; getUpdates is never limited). A call answered 429 holds
 the whole gate for retry_after and is tried again, at most `flood_retries` times and only when
 Telegram asks for at most `flood_max_wait_s`; otherwise the RetryAfter reaches the caller (the outbox
-reschedules the delivery).
+reschedules the delivery). With a journal, each group message and each hold is also written to the
+database before the call goes on (bot/delivery/gatelog.py), so a restarted bot keeps them.
 
 PerChatUpdateProcessor handles updates from different chats at the same time and one chat's updates
 one after another, in the order they came; a chat with more than `max_queued` updates waiting has the
@@ -26,6 +27,7 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 
 from bot.delivery.gate import SendGate
+from bot.delivery.gatelog import GateJournal
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,8 @@ def chat_of(data: dict[str, Any]) -> int | str | None:
 class GateRateLimiter(BaseRateLimiter[int]):
     """PTB's rate limiter hook over a SendGate; rate_limit_args, when given, is the number of retries."""
 
-    def __init__(self, gate: SendGate) -> None:
-        self.gate = gate
+    def __init__(self, gate: SendGate, journal: GateJournal | None = None) -> None:
+        self.gate, self.journal = gate, journal
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -85,11 +87,15 @@ class GateRateLimiter(BaseRateLimiter[int]):
         attempt = 0
         while True:
             async with self.gate.turn(chat, message=message):
+                if message and self.journal is not None:
+                    await self.journal.message(chat)
                 try:
                     return await callback(*args, **kwargs)
                 except RetryAfter as e:
                     seconds = retry_after_seconds(e)
                     self.gate.hold(seconds)  # before the turn ends: no waiting call can miss it
+                    if self.journal is not None:
+                        await self.journal.flood_hold(seconds)
                     if attempt >= retries or seconds > limits.flood_max_wait_s:
                         log.warning("telegram: %s for chat %s answered 429; holding every call %g s", endpoint, chat, seconds)
                         raise
