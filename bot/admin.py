@@ -128,7 +128,7 @@ class AdminService:
         if healthy:
             blocks.append("")
         for f, st in healthy[:SHOWN_OK_FEEDS]:
-            last = format_time(st.last_new_item_at, zone) if st else "-"
+            last = format_time(st.last_new_item_at, zone, now) if st else "-"
             blocks.append(f"✅ {self._feed_label(f)} · last new item {last}")
         if len(healthy) > SHOWN_OK_FEEDS:
             blocks.append(f"+{len(healthy) - SHOWN_OK_FEEDS} more ok feeds: /feeds all lists every feed")
@@ -148,9 +148,10 @@ class AdminService:
         lines.append(esc(describe_condition(state, f.enabled, now, HealthPolicy.of(config), zone)))
         status = f" (HTTP {state.last_status})" if state.last_status else ""
         lines.append(
-            f"Last poll {format_time(state.last_polled_at, zone)}{status} · last success {format_time(state.last_ok_at, zone)}"
+            f"Last poll {format_time(state.last_polled_at, zone, now)}{status}"
+            f" · last success {format_time(state.last_ok_at, zone, now)}"
         )
-        lines.append(f"{items} items stored · next poll {format_time(state.next_poll_at, zone)}")
+        lines.append(f"{items} items stored · next poll {format_time(state.next_poll_at, zone, now)}")
         if state.url != f.url:
             lines.append(f"Moved permanently: read from {esc(state.url)}")
         if state.note:

@@ -14,6 +14,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
+from bot.dates import format_when
 from storage.feeds import FeedState
 
 
@@ -87,16 +88,17 @@ def describe_condition(state: FeedState, enabled: bool, now: datetime, policy: H
     if cond is Condition.PAUSED:
         return f"⏸ paused: {state.paused_reason}" if state.paused_reason else "⏸ paused by an admin"
     if cond is Condition.FAILING:
-        since = format_time(state.failing_since, zone) if state.failing_since else "?"
+        since = format_time(state.failing_since, zone, now) if state.failing_since else "?"
         return f"❌ failing since {since} ({state.error_count} failed polls in a row): {state.last_error or 'unknown error'}"
     if cond is Condition.NEW:
         return "🕓 not polled yet"
-    last = f"last new item {format_time(state.last_new_item_at, zone)}" if state.last_new_item_at else "no item yet"
+    last = f"last new item {format_time(state.last_new_item_at, zone, now)}" if state.last_new_item_at else "no item yet"
     if cond is Condition.STALE:
         return f"💤 stale: {last}"
     return f"✅ ok · {last}"
 
 
-def format_time(when: datetime | None, zone: ZoneInfo) -> str:
-    """'25 Nov 14:05' in the zone (or '-' for no time)."""
-    return when.astimezone(zone).strftime("%d %b %H:%M") if when else "-"
+def format_time(when: datetime | None, zone: ZoneInfo, now: datetime) -> str:
+    """'today 14:05', 'yesterday 09:30', '25 Nov 14:05' in the zone, relative to `now` (bot.dates);
+    '-' for no time."""
+    return format_when(when, now, zone.key, unknown="-")

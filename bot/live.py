@@ -155,7 +155,7 @@ class LiveConfig(FileConfig):
         )
         if event is None:
             return
-        since = format_time(outcome.failing_since, zone)
+        since = format_time(outcome.failing_since, zone, now)
         if event is HealthEvent.FAILING:
             self._health_notice(
                 f"Feed {name} is failing: {outcome.error_count} polls in a row since {since}.\n{esc(outcome.error or '')}"

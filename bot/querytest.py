@@ -14,7 +14,7 @@ from bot.delivery.render import esc, shorten, split_message
 from bot.health import format_time
 from bot.matching.matcher import Matcher
 from bot.models import Topic
-from storage.db import AsyncDB
+from storage.db import AsyncDB, utcnow
 from storage.items import recent_items
 
 TEST_ITEMS = 500  # the newest stored items a query is tried on
@@ -42,10 +42,11 @@ async def match_recent(db: AsyncDB, query: str, limit: int = TEST_ITEMS) -> tupl
 async def test_query_lines(db: AsyncDB, query: str, zone: ZoneInfo, limit: int = TEST_ITEMS) -> list[str]:
     """The answer, in Telegram HTML messages: how many of the newest items match, and the first ones."""
     found, tried = await match_recent(db, query, limit)
+    now = utcnow()
     lines = [f"<b>{len(found)} of the last {tried} items match</b> <code>{esc(query)}</code>"]
     for (title, _text, url, feed, when), terms in found[:SHOWN_MATCHES]:
         link = f'<a href="{esc(url)}">{esc(shorten(title, 120))}</a>' if url else esc(shorten(title, 120))
-        lines.append(f"• {link}\n  {esc(feed)} · {format_time(when, zone)} · {esc(', '.join(terms))}")
+        lines.append(f"• {link}\n  {esc(feed)} · {format_time(when, zone, now)} · {esc(', '.join(terms))}")
     if len(found) > SHOWN_MATCHES:
         lines.append(f"+{len(found) - SHOWN_MATCHES} more")
     return split_message(lines)

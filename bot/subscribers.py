@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.dates import format_when
 from bot.delivery.messages import order_names
 from bot.delivery.render import ECHO_MAX, clip, echo, esc
 from bot.models import Subscriber, Topic
@@ -283,7 +284,7 @@ class SubscriberService:
     def _when(self, sub: Subscriber) -> str:
         if sub.next_digest_at is None:
             return "not scheduled"
-        return sub.next_digest_at.astimezone(zoneinfo.ZoneInfo(sub.timezone)).strftime("%a %d %b %H:%M")
+        return format_when(sub.next_digest_at, self.clock(), sub.timezone)  # "today 18:00", "tomorrow 08:00"
 
     def _names(self, ids: Sequence[str]) -> list[str]:
         """Topic names in one order everywhere: the catalog's (see order_names)."""

@@ -315,7 +315,7 @@ def _state(**kw: object) -> FeedState:
 @pytest.mark.parametrize(
     ("state", "enabled", "condition", "text"),
     [
-        (_state(), True, Condition.OK, "✅ ok · last new item 25 Nov 12:00"),
+        (_state(), True, Condition.OK, "✅ ok · last new item today 12:00"),
         (_state(), False, Condition.PAUSED, "⏸ paused by an admin"),
         (
             _state(paused_reason="failing since 1 Nov: HTTP 500"),
@@ -327,7 +327,7 @@ def _state(**kw: object) -> FeedState:
             _state(error_count=4, failing_since=NOW - timedelta(hours=3), last_error="fetcher: HTTP 503"),
             True,
             Condition.FAILING,
-            "❌ failing since 25 Nov 10:00 (4 failed polls in a row): fetcher: HTTP 503",
+            "❌ failing since today 10:00 (4 failed polls in a row): fetcher: HTTP 503",
         ),
         (_state(last_new_item_at=NOW - timedelta(days=9)), True, Condition.STALE, "💤 stale: last new item 16 Nov 13:00"),
         (_state(last_new_item_at=None), True, Condition.STALE, "💤 stale: no item yet"),

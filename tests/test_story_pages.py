@@ -288,3 +288,12 @@ async def test_a_chats_topics_come_in_one_order_in_every_reply(settings: Setting
         _, both, status = (m.text for m in botapi.messages(761))
         assert both == "Now following: Mark Rutte.\nAll your topics: Mark Rutte, Dmitry Peskov."
         assert status.startswith("Following: Mark Rutte, Dmitry Peskov\n")
+
+
+async def test_the_next_digest_reads_as_today_or_tomorrow(settings: Settings, server: FeedServer, botapi: BotAPI) -> None:
+    async with running_bot(settings, server, botapi):
+        botapi.user_sends(771, "/start")
+        await until(lambda: len(botapi.messages(771)) == 1)
+        botapi.user_sends(771, "/digest 08:00")
+        await until(lambda: len(botapi.messages(771)) == 2)
+        assert re.fullmatch(r"Digests at 08:00 \(UTC\)\. Next: (today|tomorrow) 08:00\.", botapi.messages(771)[-1].text)
