@@ -13,6 +13,7 @@ from bot import __version__
 from bot.config import Settings, load_config
 from bot.console import log_in_zone
 from bot.errors import CommandError, ConfigError, StorageError
+from bot.wording import count
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_in_zone(config.timezone)
     if args.command == "check":
         print(
-            f"{settings.config_path}: ok: {len(config.topics)} topics, {len(config.feeds)} feeds "
+            f"{settings.config_path}: ok: {count(len(config.topics), 'topic')}, {count(len(config.feeds), 'feed')} "
             f"({sum(f.enabled for f in config.feeds)} enabled)"
         )
         return 0

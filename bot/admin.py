@@ -26,6 +26,7 @@ from bot.models import FeedConfig
 from bot.opml import OpmlFeed
 from bot.querytest import TEST_ITEMS, test_query_lines
 from bot.sources.probe import FeedProbe
+from bot.wording import TELEGRAM, Surface, count
 from storage.db import AsyncDB, utcnow
 from storage.feeds import FeedState, list_feed_states, resume_feed
 from storage.items import feed_item_count, table_counts
@@ -74,8 +75,10 @@ class AdminService:
         live: ConfigHolder,
         probe: FeedProbe | None,
         clock: Callable[[], datetime] = utcnow,
+        surface: Surface = TELEGRAM,
     ) -> None:
         self.db, self.settings, self.live, self.probe, self.clock = db, settings, live, probe, clock
+        self.surface = surface  # where the answers are read: hints name that place's commands
         self._lock = asyncio.Lock()
 
     async def _edit(self, change: Callable[[Edit], T]) -> T:
@@ -91,7 +94,7 @@ class AdminService:
             try:
                 result = await asyncio.to_thread(run)
             except ConfigError as e:
-                raise CommandError(f"feeds.yaml has an error; fix it first (nothing was changed): {e}") from e
+                raise CommandError(f"{config.path.name} has an error; fix it first (nothing was changed): {e}") from e
             await self.live.reload(force=True)
         return result
 
@@ -106,7 +109,8 @@ class AdminService:
         policy, zone = HealthPolicy.of(config), _zone(config)
         ref = ref.strip()
         if ref and ref.lower() != "all":
-            return [await self._one_feed(config.feeds[find_feed(config.feeds, self.live.feed_ids, ref)], states, zone)]
+            index = find_feed(config.feeds, self.live.feed_ids, ref, self.surface.list_feeds)
+            return [await self._one_feed(config.feeds[index], states, zone)]
         rows = []
         for f in config.feeds:
             state = states.get(self.live.feed_ids.get(f.source, -1))
@@ -115,7 +119,7 @@ class AdminService:
         for _, _, cond in rows:
             counts[cond] = counts.get(cond, 0) + 1
         summary = ", ".join(f"{n} {c.value}" for c, n in sorted(counts.items(), key=lambda kv: _ORDER.index(kv[0])))
-        blocks = [f"<b>{len(config.feeds)} feeds</b>: {summary or 'none'}"]
+        blocks = [f"<b>{count(len(config.feeds), 'feed')}</b>: {summary or 'none'}"]
         noted = {f.source for f, st, _ in rows if st and st.note}  # read with a problem: shown in full
         attention = [r for r in rows if r[2] is not Condition.OK or r[0].source in noted]
         full = rows if ref else sorted(attention, key=lambda r: _ORDER.index(r[2]))
@@ -131,9 +135,10 @@ class AdminService:
             last = format_time(st.last_new_item_at, zone, now) if st else "-"
             blocks.append(f"✅ {self._feed_label(f)} · last new item {last}")
         if len(healthy) > SHOWN_OK_FEEDS:
-            blocks.append(f"+{len(healthy) - SHOWN_OK_FEEDS} more ok feeds: /feeds all lists every feed")
+            more = count(len(healthy) - SHOWN_OK_FEEDS, "more ok feed")
+            blocks.append(f"+{more}: {self.surface.list_all_feeds} lists every feed")
         if not config.feeds:
-            blocks.append("No feeds yet: /addfeed https://example.org/feed.xml")
+            blocks.append(f"No feeds yet: {self.surface.add_feed}")
         return split_message(blocks)
 
     async def _one_feed(self, f: FeedConfig, states: dict[int, FeedState], zone: ZoneInfo) -> str:
@@ -151,7 +156,7 @@ class AdminService:
             f"Last poll {format_time(state.last_polled_at, zone, now)}{status}"
             f" · last success {format_time(state.last_ok_at, zone, now)}"
         )
-        lines.append(f"{items} items stored · next poll {format_time(state.next_poll_at, zone, now)}")
+        lines.append(f"{count(items, 'item')} stored · next poll {format_time(state.next_poll_at, zone, now)}")
         if state.url != f.url:
             lines.append(f"Moved permanently: read from {esc(state.url)}")
         if state.note:
@@ -185,7 +190,7 @@ class AdminService:
 
         await self._edit(change)
         added = next(f for f in self.live.config.feeds if f.source == source)
-        found = f": {probe.items} items on it now" if probe else ""
+        found = f": {count(probe.items, 'item')} on it now" if probe else ""
         return f"Added {self._feed_label(added)} ({added.kind}, every {format_duration(added.interval_s)}){via}{found}."
 
     def _refuse_duplicate(self, source: str) -> None:
@@ -198,7 +203,7 @@ class AdminService:
         ids = dict(self.live.feed_ids)
 
         def change(edit: Edit) -> FeedConfig:
-            i = find_feed(edit.before.feeds, ids, ref)
+            i = find_feed(edit.before.feeds, ids, ref, self.surface.list_feeds)
             edit.doc.remove_feed(i)
             return edit.before.feeds[i]
 
@@ -210,7 +215,7 @@ class AdminService:
         ids = dict(self.live.feed_ids)
 
         def change(edit: Edit) -> FeedConfig:
-            i = find_feed(edit.before.feeds, ids, ref)
+            i = find_feed(edit.before.feeds, ids, ref, self.surface.list_feeds)
             edit.doc.set_enabled(i, not paused)
             return edit.before.feeds[i]
 
@@ -226,7 +231,7 @@ class AdminService:
     async def all_topics(self) -> list[str]:
         """/alltopics: every topic with its query."""
         topics = self.live.config.topics
-        blocks = [f"<b>{len(topics)} topics</b>"]
+        blocks = [f"<b>{count(len(topics), 'topic')}</b>"]
         blocks += [f"\n<b>{esc(t.name)}</b> (<code>{esc(t.id)}</code>)\n<code>{esc(t.query)}</code>" for t in topics]
         return split_message(blocks)
 
@@ -302,7 +307,8 @@ class AdminService:
 
         if new:
             await self._edit(change)
-        return f"Imported {len(new)} feeds; {len(feeds) - len(new)} were already there."
+        there = len(feeds) - len(new)
+        return f"Imported {count(len(new), 'feed')}; {there} {'was' if there == 1 else 'were'} already there."
 
 
 def parse_addfeed_args(words: Sequence[str]) -> tuple[str, str, str]:

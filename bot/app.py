@@ -47,7 +47,7 @@ from bot.telegram.application import (
 from bot.trends.service import TrendService
 from bot.trends.watcher import SurgeWatcher
 from bot.watches import WatchLimits, WatchService
-from bot.wording import count
+from bot.wording import SHELL, count
 from storage.db import utcnow
 from storage.reporting import claim_hits
 from storage.schedule_owner import ScheduleLock
@@ -214,9 +214,9 @@ async def feeds_command(settings: Settings, config: Config, args: argparse.Names
         if args.output is None:
             return opml
         write_atomic(args.output, opml)
-        return f"{len(config.feeds)} feeds written to {args.output}\n"
+        return f"{count(len(config.feeds), 'feed')} written to {args.output}\n"
     async with open_runtime(settings, config) as rt:
-        svc = AdminService(rt.ctx.db, settings, FileConfig(rt), FeedProbe(rt.ctx.fetcher, settings.web_url))
+        svc = AdminService(rt.ctx.db, settings, FileConfig(rt), FeedProbe(rt.ctx.fetcher, settings.web_url), surface=SHELL)
         if args.action == "list":
             texts = await svc.feeds("all")
         elif args.action == "add":

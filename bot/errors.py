@@ -10,6 +10,7 @@
     │   ├── BlockedURL       scheme or address refused (SSRF guard)
     │   └── HTTPStatusError  a non-2xx/304 answer (carries status and Retry-After)
     ├── ParseError           parser: nothing usable could be read from the body
+    │   └── NotAFeed         it is something else: an HTML page, plain text, an image (says which)
     ├── StorageError         storage: the database cannot be used (the message says what to do)
     │   ├── DatabaseUnavailable  cannot be opened or written: no such directory, a directory, permissions
     │   ├── DatabaseBusy     another process kept it locked past the busy timeout
@@ -82,6 +83,17 @@ class HTTPStatusError(FetchError):
 
 class ParseError(NewswatchError):
     """The body is not a feed or page the parser can read."""
+
+
+class NotAFeed(ParseError):
+    """The body is plainly something other than a feed; `looks_like` says what ("an HTML page")."""
+
+    def __init__(self, looks_like: str) -> None:
+        super().__init__(f"parser: not a feed (it looks like {looks_like})")
+        self.looks_like = looks_like
+
+    def __reduce__(self) -> tuple[type[NotAFeed], tuple[str]]:  # parse workers send it across processes
+        return (NotAFeed, (self.looks_like,))
 
 
 class StorageError(NewswatchError):

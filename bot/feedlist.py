@@ -184,7 +184,7 @@ def edit_feeds_file(path: Path, web_url: str = "https://t.me") -> Iterator[Edit]
         try:
             edit.after = parse_config(out.getvalue(), path, web_url)
         except ConfigError as e:
-            raise CommandError(f"the change would make feeds.yaml invalid: {e}") from e
+            raise CommandError(f"the change would make {path.name} invalid: {e}") from e
         write_atomic(path, out.getvalue())
 
 
@@ -222,13 +222,14 @@ def write_atomic(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
-def find_feed(feeds: Sequence[FeedConfig], ids: Mapping[str, int], ref: str) -> int:
+def find_feed(feeds: Sequence[FeedConfig], ids: Mapping[str, int], ref: str, lister: str = "/feeds") -> int:
     """The index in `feeds` of the feed `ref` names: its number (as /feeds shows it), its URL, its
     @channel or its whole name (any case; no partial names, since removal is one of the uses).
-    CommandError when none or several."""
+    CommandError when none or several; it points to `lister`, the command that lists the feeds where
+    the answer is read."""
     ref = ref.strip()
     if not ref:
-        raise CommandError("name a feed: its number from /feeds, its name, its URL or its @channel")
+        raise CommandError(f"name a feed: its number from {lister}, its name, its URL or its @channel")
     number = ref.removeprefix("#")
     if number.isdigit():
         for i, f in enumerate(feeds):
@@ -242,7 +243,7 @@ def find_feed(feeds: Sequence[FeedConfig], ids: Mapping[str, int], ref: str) -> 
     if len(exact) == 1:
         return exact[0]
     if not exact:
-        raise CommandError(f"no feed is called {ref!r}; /feeds lists them with their numbers")
+        raise CommandError(f"no feed is called {ref!r}; {lister} lists them with their numbers")
     names = ", ".join(f"{feeds[i].name} (#{ids.get(feeds[i].source, '?')})" for i in exact[:5])
     raise CommandError(f"{ref!r} names several feeds: {names}; use the number")
 

@@ -29,6 +29,7 @@ from bot.runtime import FileConfig, Runtime
 from bot.scheduler import FeedScheduler
 from bot.sources.parsing import ParserPool
 from bot.subscribers import Catalog
+from bot.wording import count
 from storage.db import utcnow
 from storage.feeds import list_feed_states, pause_feed, sync_feeds
 from storage.subscribers import ensure_console_subscriber
@@ -90,7 +91,8 @@ class LiveConfig(FileConfig):
             return
         self.last_error = error
         log.error("config not applied, the running config stays: %s", error)
-        await self.notify(f"<b>feeds.yaml was not applied</b>: {esc(error)}\nThe bot keeps running with the previous config.")
+        name = esc(self.rt.config.path.name)
+        await self.notify(f"<b>{name} was not applied</b>: {esc(error)}\nThe bot keeps running with the previous config.")
 
     async def _apply(self, config: Config) -> None:
         old, rt = self.rt.config, self.rt
@@ -147,7 +149,7 @@ class LiveConfig(FileConfig):
         if outcome.moved_to:
             self._health_notice(
                 f"Feed {name} moved permanently to {esc(outcome.moved_to)}; it is read there from now on. "
-                "feeds.yaml still names the old address."
+                f"{esc(self.rt.config.path.name)} still names the old address."
             )
         now = self.rt.ctx.clock()
         event = health_event(
@@ -158,10 +160,10 @@ class LiveConfig(FileConfig):
         since = format_time(outcome.failing_since, zone, now)
         if event is HealthEvent.FAILING:
             self._health_notice(
-                f"Feed {name} is failing: {outcome.error_count} polls in a row since {since}.\n{esc(outcome.error or '')}"
+                f"Feed {name} is failing: {count(outcome.error_count, 'poll')} in a row since {since}.\n{esc(outcome.error or '')}"
             )
         elif event is HealthEvent.RECOVERED:
-            self._health_notice(f"Feed {name} works again after {outcome.errors_before} failed polls.")
+            self._health_notice(f"Feed {name} works again after {count(outcome.errors_before, 'failed poll')}.")
         elif feed_id is not None:
             reason = f"failing since {since}: {outcome.error}"
             await self.rt.ctx.db.run(pause_feed, feed_id, reason)

@@ -14,6 +14,7 @@ from bot.delivery.render import esc, shorten, split_message
 from bot.health import format_time
 from bot.matching.matcher import Matcher
 from bot.models import Topic
+from bot.wording import count
 from storage.db import AsyncDB, utcnow
 from storage.items import recent_items
 
@@ -43,7 +44,8 @@ async def test_query_lines(db: AsyncDB, query: str, zone: ZoneInfo, limit: int =
     """The answer, in Telegram HTML messages: how many of the newest items match, and the first ones."""
     found, tried = await match_recent(db, query, limit)
     now = utcnow()
-    lines = [f"<b>{len(found)} of the last {tried} items match</b> <code>{esc(query)}</code>"]
+    verb = "matches" if len(found) == 1 else "match"
+    lines = [f"<b>{len(found)} of the last {count(tried, 'item')} {verb}</b> <code>{esc(query)}</code>"]
     for (title, _text, url, feed, when), terms in found[:SHOWN_MATCHES]:
         link = f'<a href="{esc(url)}">{esc(shorten(title, 120))}</a>' if url else esc(shorten(title, 120))
         lines.append(f"• {link}\n  {esc(feed)} · {format_time(when, zone, now)} · {esc(', '.join(terms))}")

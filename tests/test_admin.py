@@ -150,7 +150,7 @@ async def test_addfeed_keeps_comments_and_the_new_feed_delivers(settings: Settin
         await bot.command("/subscribe rutte", user=USER)
         before = bot.path.read_text(encoding="utf-8")
         reply = await bot.command(f"/addfeed {b} 1s")
-        assert reply == "Added <b>#2 Wire Two</b> (rss, every 1s): 1 items on it now."
+        assert reply == "Added <b>#2 Wire Two</b> (rss, every 1s): 1 item on it now."
         assert bot.path.read_text(encoding="utf-8") == before + f"  - name: Wire Two\n    url: {b}\n    interval: 1s\n"
         await until(lambda: len(botapi.messages(USER)) == 3, 15)
         assert "Rutte meets Zelensky in Kyiv" in botapi.messages(USER)[2].text
@@ -180,7 +180,7 @@ async def test_addfeed_refuses_what_is_neither_a_feed_nor_a_channel(
     web = server.url("").rstrip("/")
     async with running(settings, botapi, server, config_text(("Wire", a)), web_url=web) as bot:
         before = bot.path.read_bytes()
-        assert (await bot.command(f"/addfeed {page}")).startswith("Not done: not a feed: parser: not a feed")
+        assert await bot.command(f"/addfeed {page}") == "Not done: not a feed (it looks like an HTML page, and it names no feed)"
         assert (await bot.command(f"/addfeed {missing}")).startswith("Not done: could not fetch it: fetcher: HTTP 404")
         assert (await bot.command("/addfeed @nochannel_x")).startswith("Not done: not a public channel: tchannel:")
         assert (await bot.command("/addfeed gopher://x.example/feed")).startswith("Not done: only http and https")
@@ -306,7 +306,7 @@ async def test_topics_testquery_and_stats(settings: Settings, botapi: BotAPI, se
         assert (await bot.command("/subscribe kyiv", user=USER)).startswith("Unknown topic <code>kyiv</code>")
         reply = await bot.command('/addtopic kyiv "in kyiv" OR київ')
         assert reply.startswith("Added topic <code>kyiv</code>; subscribers follow it with /subscribe kyiv.")
-        assert "<b>1 of the last 2 items match</b>" in reply
+        assert "<b>1 of the last 2 items matches</b>" in reply
         assert "    query: '\"in kyiv\" OR київ'\n" in bot.path.read_text(encoding="utf-8")
         assert "Now following" in await bot.command("/subscribe kyiv", user=USER)
         server.set("/a.xml", body=rss([story(3, "Blackout in Kyiv tonight")]))
@@ -446,7 +446,7 @@ async def test_feeds_puts_problems_first_and_shows_one_feed_whole(settings: Sett
         assert lines[10].startswith("✅ <b>#1 Wire</b> · last new item ")
         one = await bot.command("/feeds wire")
         assert one.startswith(f"<b>#1 Wire</b> · rss · every 1s\n{a}\n✅ ok · last new item ")
-        assert "(HTTP 200) · last success " in one and "\n1 items stored · next poll " in one
+        assert "(HTTP 200) · last success " in one and "\n1 item stored · next poll " in one
         [everything] = await bot.replies("/feeds all", 1)
         assert [line for line in everything.split("\n") if line.startswith("<b>#")] == [
             "<b>#1 Wire</b> · every 1s",

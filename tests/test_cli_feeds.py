@@ -69,10 +69,10 @@ def test_feeds_add_list_rm_from_the_shell(server: FeedServer, tmp_path: Path) ->
     db = str(tmp_path / "nw.db")
     added = run_cli("feeds", "add", b, "--interval", "15m", "--config", str(cfg), "--db", db)
     assert added.returncode == 0, added.stderr
-    assert added.stdout == "Added #2 Bravo News (rss, every 15m): 1 items on it now.\n"
+    assert added.stdout == "Added #2 Bravo News (rss, every 15m): 1 item on it now.\n"
     refused = run_cli("feeds", "add", page, "--config", str(cfg), "--db", db)
     assert refused.returncode == 1
-    assert refused.stderr.startswith("error: not a feed: parser: not a feed")
+    assert refused.stderr == "error: not a feed (it looks like an HTML page, and it names no feed)\n"
     listed = run_cli("feeds", "list", "--config", str(cfg), "--db", db)
     assert "#1 Alpha · every 10m" in listed.stdout and "#2 Bravo News · every 15m" in listed.stdout
     assert "not polled yet" in listed.stdout
@@ -99,7 +99,7 @@ def test_feeds_export_and_import_opml(tmp_path: Path) -> None:
     target = write_config(tmp_path / "other.yaml", [("Beta here", "https://b.example/rss")])
     imported = run_cli("feeds", "import", str(opml), "--config", str(target), "--db", str(tmp_path / "o.db"))
     assert imported.returncode == 0, imported.stderr
-    assert imported.stdout == "Imported 2 feeds; 1 were already there.\n"
+    assert imported.stdout == "Imported 2 feeds; 1 was already there.\n"
     assert [f.source for f in load_config(target).feeds] == ["https://b.example/rss", "https://a.example/rss", "tg:meduzalive"]
     bad = tmp_path / "bad.opml"
     bad.write_text("<html>", encoding="utf-8")

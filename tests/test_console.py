@@ -299,7 +299,69 @@ def test_once_on_a_narrow_terminal_stacks_each_hit(server: FeedServer, tmp_path:
 
 
 def test_once_to_a_pipe_prints_no_progress_and_cuts_nothing(server: FeedServer, tmp_path: Path) -> None:
-    out = run_cli("once", "--config", str(terminal_feeds(server, tmp_path)), "--db", str(tmp_path / "nw.db"))
+    cfg = terminal_feeds(server, tmp_path)
+    out = run_cli("once", "--config", str(cfg), "--db", str(tmp_path / "nw.db"), env_extra={"NEWSWATCH_PARSE_WORKERS": "2"})
     assert out.returncode == 0 and "polled" not in out.stderr
     assert LONG_TITLE in out.stdout and "21 Oct 2024 12:00" in out.stdout
-    assert sorted(out.stderr.splitlines())[0].startswith("Broken: fetcher: HTTP 500")
+    errors = sorted(out.stderr.splitlines())
+    assert errors[0].startswith("Broken: fetcher: HTTP 500")
+    assert errors[1] == "Web page: parser: not a feed (it looks like an HTML page)"  # told by a parse worker process
+
+
+def test_shell_answers_name_shell_commands_and_count_right(server: FeedServer, tmp_path: Path) -> None:
+    one = server.set("/one.xml", body=rss([{"title": "x", "guid": "1"}], title="One Item"))
+    cfg = write_config(tmp_path / "cfg.yaml", [("Alpha", "https://a.example/rss")])
+    db = str(tmp_path / "nw.db")
+    missing = run_cli("feeds", "rm", "Nope", "--config", str(cfg), "--db", db)
+    assert missing.returncode == 1
+    assert missing.stderr == "error: no feed is called 'Nope'; python -m bot feeds list lists them with their numbers\n"
+    added = run_cli("feeds", "add", one, "--config", str(cfg), "--db", db)
+    assert added.stdout == "Added #2 One Item (rss, every 10m): 1 item on it now.\n"
+    checked = run_cli("check", "--config", str(cfg))
+    assert checked.stdout == f"{cfg}: ok: 2 topics, 2 feeds (2 enabled)\n"
+    cfg.write_text("topics:\n  - id: t\n    query: x\nfeeds:\n  - url: https://a.example/rss\n", encoding="utf-8")
+    assert run_cli("check", "--config", str(cfg)).stdout == f"{cfg}: ok: 1 topic, 1 feed (1 enabled)\n"
+    assert run_cli("feeds", "export", "--opml", "-o", str(tmp_path / "f.opml"), "--config", str(cfg)).stdout == (
+        f"1 feed written to {tmp_path / 'f.opml'}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "looks_like"),
+    [
+        (ROOT.joinpath("README.md").read_bytes(), "text/plain; charset=utf-8", "plain text"),
+        (ROOT.joinpath("README.md").read_bytes(), "text/markdown", "plain text"),
+        (
+            b"<!DOCTYPE html><html><head><title>News</title></head><body><p>hi</p></body></html>",
+            "text/html",
+            "an HTML page, and it names no feed",
+        ),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png", "a PNG image"),
+        (b"", "application/rss+xml", "an empty response"),
+        (b'{"data": [1, 2]}', "text/plain", "a JSON document, not a JSON Feed"),
+    ],
+    ids=["readme", "markdown", "html", "png", "empty", "json"],
+)
+def test_feeds_add_says_what_a_non_feed_looks_like(
+    server: FeedServer, tmp_path: Path, body: bytes, content_type: str, looks_like: str
+) -> None:
+    url = server.set("/thing", body=body, headers={"Content-Type": content_type})
+    cfg = write_config(tmp_path / "feeds.yaml", [("Alpha", "https://a.example/rss")])
+    before = cfg.read_bytes()
+    out = run_cli("feeds", "add", url, "--config", str(cfg), "--db", str(tmp_path / "nw.db"))
+    assert out.returncode == 1
+    assert out.stderr == f"error: not a feed (it looks like {looks_like})\n"
+    assert cfg.read_bytes() == before
+
+
+def test_a_refused_config_notice_names_the_files_own_name(server: FeedServer, tmp_path: Path) -> None:
+    url = server.set("/a.xml", body=rss([]))
+    cfg = with_interval(write_config(tmp_path / "cfg.yaml", [("Alpha", url)]))
+    proc, out, err = start_run(cfg, tmp_path / "nw.db")
+    try:
+        err.wait_for(lambda t: "alerts go to the console" in t)
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace("interval: 1s", "interval: soon"), encoding="utf-8")
+        out.wait_for(lambda t: "was not applied" in t)
+    finally:
+        stop(proc)
+    assert "⚠️ cfg.yaml was not applied: cfg.yaml:" in out.text and "feeds.yaml" not in out.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from bot.errors import BlockedURL, CommandError, FetchError, ParseError
+from bot.errors import BlockedURL, CommandError, FetchError, NotAFeed, ParseError
 from bot.models import FetchResult
 from bot.sources.discover import find_feed_links
 from bot.sources.fetcher import Fetcher
@@ -40,7 +40,7 @@ class FeedProbe:
         except ParseError as e:
             links = find_feed_links(res.body, res.url) if kind == "rss" else []
             if not links:
-                raise CommandError(f"not a {'public channel' if kind == 'telegram' else 'feed'}: {e}") from e
+                raise CommandError(_refusal(kind, e)) from e
             return await self._probe_named(links[0], url)
         return Probe(parsed.title or "", len(parsed.items), url)
 
@@ -48,6 +48,8 @@ class FeedProbe:
         res = await self._fetch(feed_url)
         try:
             parsed = await asyncio.to_thread(parse_body, "rss", res.body, res.headers, res.url)
+        except NotAFeed as e:
+            raise CommandError(f"the page names the feed {feed_url}, but it is not one (it looks like {e.looks_like})") from e
         except ParseError as e:
             raise CommandError(f"the page names the feed {feed_url}, but it is not one: {e}") from e
         return Probe(parsed.title or "", len(parsed.items), feed_url)
@@ -59,3 +61,13 @@ class FeedProbe:
             raise CommandError(f"refused: {e}") from e
         except FetchError as e:
             raise CommandError(f"could not fetch it: {e}") from e
+
+
+def _refusal(kind: str, error: ParseError) -> str:
+    """Why a body is refused: what it looks like when that is plain, else the parser's own words."""
+    if kind == "telegram":
+        return f"not a public channel: {error}"
+    if isinstance(error, NotAFeed):
+        names = ", and it names no feed" if error.looks_like == "an HTML page" else ""
+        return f"not a feed (it looks like {error.looks_like}{names})"
+    return f"not a feed: {error}"

@@ -24,8 +24,9 @@ import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 from selectolax.lexbor import LexborHTMLParser
 
-from bot.errors import ParseError
+from bot.errors import NotAFeed, ParseError
 from bot.models import Item, ParsedFeed
+from bot.sources.sniff import describe_body
 from bot.stories import content_hash
 
 # feedparser flags these although the feed was read correctly.
@@ -84,6 +85,9 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str = ""
     if d.get("bozo") and not isinstance(exc, _BENIGN):
         note = f"parser: {type(exc).__name__}: {exc}" if exc else "parser: malformed feed"
     if not d.entries:
+        looks_like = describe_body(body, headers.get("content-type", "")) if note or not d.get("version") else None
+        if looks_like is not None:
+            raise NotAFeed(looks_like)
         if note:
             raise ParseError(f"{note} (no entries could be read)")
         if not d.get("version"):
