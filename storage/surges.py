@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.models import watch_id_of, watch_key
 from storage.db import from_iso, iso
 
 
@@ -79,8 +80,9 @@ def start_surge(
     window_h: int,
     story_ids: Sequence[int],
 ) -> tuple[int, int]:
-    """Record a surge and queue its alerts in one transaction; return (surge id, alerts queued).
-    A topic with a surge already open gets none (another process started it first)."""
+    """Record a surge and queue its alerts in one transaction; return (surge id, alerts queued): for a
+    topic, to the opted-in chats that follow it; for a personal watch ("watch:<id>"), to its own chat if
+    it opted in. A topic with a surge already open gets none (another process started it first)."""
     with db.conn:
         if db.execute("SELECT 1 FROM surges WHERE topic = ? AND ended_at IS NULL", [topic]).fetchone():
             return 0, 0
@@ -89,14 +91,27 @@ def start_surge(
             [topic, iso(now), recent, baseline, threshold, window_h, json.dumps(list(story_ids))],
         )
         surge_id = int(cur.lastrowid or 0)
+        watch_id = watch_id_of(topic)
+        follows = (
+            "JOIN watches w ON w.chat_id = s.chat_id AND w.id = ? AND w.removed = 0"
+            if watch_id is not None
+            else "JOIN subscriptions sub ON sub.chat_id = s.chat_id AND sub.topic = ?"
+        )
         queued = db.execute(
             "INSERT OR IGNORE INTO surge_deliveries (surge_id, chat_id, next_attempt_at)"
-            " SELECT ?, s.chat_id, ? FROM surge_chats sc JOIN subscribers s ON s.chat_id = sc.chat_id"
-            " JOIN subscriptions sub ON sub.chat_id = s.chat_id AND sub.topic = ?"
+            f" SELECT ?, s.chat_id, ? FROM surge_chats sc JOIN subscribers s ON s.chat_id = sc.chat_id {follows}"
             " WHERE s.active = 1 AND s.paused = 0",
-            [surge_id, iso(now), topic],
+            [surge_id, iso(now), watch_id if watch_id is not None else topic],
         ).rowcount
     return surge_id, max(queued, 0)
+
+
+def watched_keys(db: sqlite_utils.Database) -> list[str]:
+    """The keys ("watch:<id>") of every personal watch whose chat opted in to surge alerts."""
+    rows = db.execute(
+        "SELECT w.id FROM watches w JOIN surge_chats sc ON sc.chat_id = w.chat_id WHERE w.removed = 0 ORDER BY w.id"
+    )
+    return [watch_key(int(r[0])) for r in rows]
 
 
 def end_surge(db: sqlite_utils.Database, surge_id: int, now: datetime) -> None:

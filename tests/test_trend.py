@@ -118,10 +118,10 @@ def test_service_refuses_bad_requests_in_one_line() -> None:
     assert svc.parse(["Mark", "Rutte", "90d"]) == ("rutte", "Mark Rutte", 90)
     for words, message in [
         ([], "Usage: /trend topic"),
-        (["nobody"], "No topic nobody"),
+        (["nobody"], "No topic or watch nobody"),
         (["rutte", "14d"], "14d is not a period"),
         (["rutte", "peskov"], "One topic at a time"),
-        (["<b>" * 40], "No topic &lt;b&gt;"),
+        (["<b>" * 40], "No topic or watch &lt;b&gt;"),
     ]:
         with pytest.raises(CommandError, match=message) as e:
             svc.parse(words)
@@ -153,7 +153,9 @@ async def test_cli_draws_a_generated_history(settings: Settings, server: FeedSer
         [sys.executable, "-m", "bot", "trend", "nobody", "--out", str(tmp_path / "x.png"), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert bad.returncode == 1 and bad.stderr.startswith("error: No topic nobody") and len(bad.stderr.splitlines()) == 1
+    assert (
+        bad.returncode == 1 and bad.stderr.startswith("error: trend: no topic 'nobody' in ") and len(bad.stderr.splitlines()) == 1
+    )
     assert not (tmp_path / "x.png").exists()
 
 
@@ -193,3 +195,7 @@ def test_feed_failures_are_counted_per_hour_and_pruned(fresh_db: sqlite_utils.Da
     assert hourly_totals(fresh_db, NOW - timedelta(days=200)).failing == {"2026-07-19T12": {feed}, "2026-10-27T12": {feed}}
     assert prune_feed_failures(fresh_db, NOW - timedelta(days=92)) == 1
     assert list(hourly_totals(fresh_db, NOW - timedelta(days=200)).failing) == ["2026-10-27T12"]
+
+
+def test_a_watch_chart_names_it_without_the_emoji_fonts_lack() -> None:
+    assert trend_chart("🔎 nato chief", [], NOW, 7, PARIS).title == "watch: nato chief — stories per hour, 7 days"

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.trends.chart import HEIGHT, WIDTH
 from storage.db import utcnow
 from storage.surges import surge_delivery_counts
+from storage.watches import add_watch
 from tests.botapi import BotAPI, Fault, Sent
 from tests.feedserver import FeedServer, rss
 from tests.test_telegram import Bot, running_bot, until
@@ -60,7 +61,7 @@ async def test_trend_answers_with_a_chart_photo(settings: Settings, server: Feed
         assert photo.text.startswith("<b>Mark Rutte</b>: 44 stories in 30 days (Asia/Seoul)")
         assert png_size(photo) == (WIDTH, HEIGHT)
 
-        assert "No topic nobody" in await bot.command(301, "/trend nobody")
+        assert "No topic or watch nobody" in await bot.command(301, "/trend nobody")
         assert "is not a period" in await bot.command(301, "/trend rutte 12d")
         assert (await bot.command(301, "/trend")).startswith("Usage: /trend topic")
         assert len(botapi.messages(301, "sendPhoto")) == 1
@@ -114,3 +115,26 @@ async def test_one_surge_alert_for_an_opted_in_chat_none_for_the_others(
     assert len(photos) == 1 and botapi.messages(502, "sendPhoto") == []
     assert photos[0].text.startswith("🔺 <b>Mark Rutte</b>: 12 stories in the last 3 h, usually 1 — top:\n• <a href=")
     assert png_size(photos[0]) == (WIDTH, HEIGHT)
+
+
+async def test_trend_and_surge_for_a_personal_watch(settings: Settings, server: FeedServer, botapi: BotAPI) -> None:
+    now = utcnow()
+    async with running_bot(settings, server, botapi) as bot:
+        await bot.command(601, "/start")
+        await bot.command(601, "/surge on")
+        watch = await bot.db.run(add_watch, 601, "nato chief", "rutte", now, 20)
+        assert watch is not None
+        await seed_history(bot, now)
+        assert await bot.dl.watcher.check() == 0
+        server.set("/wire.xml", body=rss(history(now, "Rutte", days=8, per_day=4, start=1) + spike(now, "Rutte", 12, start=1000)))
+        await bot.poll()
+        assert await bot.dl.watcher.check() == 1  # the watch's surge, for its chat (the topic's has no opted-in follower)
+        assert await bot.dl.surges.drain() == 1
+        (alert,) = botapi.messages(601, "sendPhoto")
+        assert alert.text.startswith("🔺 <b>🔎 nato chief</b>: 12 stories in the last 3 h, usually 1 — top:\n")
+        botapi.user_sends(601, "/trend nato chief 7d")
+        await until(lambda: len(botapi.messages(601, "sendPhoto")) == 2, timeout=60)
+        chart = botapi.messages(601, "sendPhoto")[-1]
+        assert chart.text.startswith("<b>🔎 nato chief</b>: 39 stories in 7 days (UTC)")
+        assert png_size(chart) == (WIDTH, HEIGHT)
+        assert "No topic or watch nato chief" in await bot.command(602, "/trend nato chief")  # another chat's watch

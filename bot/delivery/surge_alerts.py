@@ -34,6 +34,7 @@ from storage.surges import (
     stories_by_id,
 )
 from storage.trends import topic_stories
+from storage.watches import watch_labels
 
 log = logging.getLogger(__name__)
 
@@ -98,15 +99,22 @@ class SurgeAlerts:
 
     async def _caption(self, alert: SurgeAlert) -> str:
         stories = await self.db.run(stories_by_id, list(alert.story_ids))
-        name = self.topic_names().get(alert.topic, alert.topic)
+        name = await self._name(alert.topic)
         top = [(title, url, n_feeds) for _, n_feeds, title, url in stories]
         return surge_caption(name, alert.recent, alert.baseline, alert.window_h, top)
+
+    async def _name(self, key: str) -> str:
+        """A topic's name, or "🔎 name" for a personal watch."""
+        if key in self.topic_names():
+            return self.topic_names()[key]
+        labels: dict[str, str] = await self.db.run(watch_labels, [key])
+        return labels.get(key, key)
 
     async def _picture(self, alert: SurgeAlert) -> bytes | str:
         key = (alert.surge_id, alert.timezone)
         if key not in self._pictures:
             rows = await self.db.run(topic_stories, [alert.topic], alert.started_at - timedelta(days=8))
-            name = self.topic_names().get(alert.topic, alert.topic)
+            name = await self._name(alert.topic)
             chart = surge_chart(name, rows, alert.started_at, alert.window_h, ZoneInfo(alert.timezone))
             self._pictures[key] = await draw(chart)
         return self._pictures[key]

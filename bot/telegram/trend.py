@@ -28,7 +28,7 @@ SURGE_USAGE = "Usage: /surge on or /surge off (now: {state})."
 
 
 async def trend(update: Update, context: Context) -> None:
-    """/trend topic [7d|30d|90d]"""
+    """/trend topic-or-watch [7d|30d|90d]"""
     svc: TrendService = context.application.bot_data["trends"]
     msg = update.effective_message
     if msg is None:
@@ -36,7 +36,7 @@ async def trend(update: Update, context: Context) -> None:
     sub = await svc.db.run(get_subscriber, chat_ref(update).chat_id)
     zone = sub.timezone if sub is not None else svc.catalog.timezone
     try:
-        answer = await svc.trend(list(context.args or []), zone)
+        answer = await svc.trend(list(context.args or []), zone, chat_ref(update).chat_id)
     except CommandError as e:
         await reply(update, str(e))
         return

@@ -23,7 +23,10 @@ async def trend_command(settings: Settings, config: Config, topic: str, days: in
     db = AsyncDB(open_database(settings.db_path))
     try:
         svc = TrendService(db, catalog)
-        topic_id, name, _ = svc.parse([topic])
+        found = svc.resolve_topic([topic])
+        if found is None:
+            raise CommandError(f"trend: no topic {topic!r} in {config.path} (topics: {', '.join(catalog.names) or 'none'})")
+        topic_id, name = found
         answer = await svc.answer(topic_id, name, days, ZoneInfo(zone or config.timezone))
     finally:
         db.close()

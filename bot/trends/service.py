@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 
 from bot.delivery.render import echo, esc
 from bot.errors import CommandError
+from bot.models import watch_key
 from bot.subscribers import Catalog
 from bot.trends.series import PERIODS, Chart, period_days
 from bot.trends.text import stats_chart, trend_caption, trend_chart
 from storage.db import AsyncDB, utcnow
 from storage.trends import StoryRow, hourly_totals, topic_stories
+from storage.watches import WATCH_MARK, find_watch
 
 USAGE = "Usage: /trend topic [7d|30d|90d], e.g. /trend rutte 7d"
 
@@ -47,27 +49,48 @@ class TrendService:
 
     def parse(self, words: Sequence[str]) -> tuple[str, str, int]:
         """(topic id, its name, days) from the command's words; CommandError says what is wrong."""
+        topic_words, days = self.parse_period(words)
+        found = self.resolve_topic(topic_words)
+        if found is None:
+            raise CommandError(self._unknown(topic_words))
+        return *found, days
+
+    def parse_period(self, words: Sequence[str]) -> tuple[list[str], int]:
+        """The words naming the topic or watch, and the period's days (30 when none is given)."""
         if not words:
             raise CommandError(f"{USAGE}. Topics: {', '.join(t.id for t in self.catalog.topics) or 'none'}")
         period = words[-1] if len(words) > 1 and period_days(words[-1]) is not None else None
-        topic_words = list(words[:-1] if period else words)
         if len(words) > 1 and period is None and words[-1][:1].isdigit():
             raise CommandError(f"{echo(words[-1])} is not a period: use {', '.join(PERIODS)}")
+        days = period_days(period)
+        assert days is not None
+        return list(words[:-1] if period else words), days
+
+    def resolve_topic(self, topic_words: Sequence[str]) -> tuple[str, str] | None:
+        """(topic id, name) for the words (an id or a name), None when they name no topic."""
         found, unknown = self.catalog.resolve([" ".join(topic_words)])
         if not found:
             found, unknown = self.catalog.resolve(topic_words)
-        if unknown or not found:
-            raise CommandError(f"No topic {echo(' '.join(unknown or topic_words))}. /topics lists them.")
-        if len(found) > 1:
+        if len(found) > 1 and not unknown:
             raise CommandError(f"One topic at a time. {USAGE}")
-        days = period_days(period)
-        assert days is not None
-        return found[0], self.catalog.names.get(found[0], found[0]), days
+        if unknown or not found:
+            return None
+        return found[0], self.catalog.names.get(found[0], found[0])
 
-    async def trend(self, words: Sequence[str], zone: str) -> TrendAnswer:
-        """The chart and caption for `/trend` words, read in `zone`."""
-        topic, name, days = self.parse(words)
-        return await self.answer(topic, name, days, ZoneInfo(zone))
+    def _unknown(self, topic_words: Sequence[str]) -> str:
+        return f"No topic or watch {echo(' '.join(topic_words))}. /topics and /watches list them."
+
+    async def trend(self, words: Sequence[str], zone: str, chat_id: int | None = None) -> TrendAnswer:
+        """The chart and caption for `/trend` words, read in `zone`: a topic, else one of the chat's watches."""
+        topic_words, days = self.parse_period(words)
+        found = self.resolve_topic(topic_words)
+        if found is None and chat_id is not None:
+            watch = await self.db.run(find_watch, chat_id, " ".join(topic_words))
+            if watch is not None:
+                found = watch_key(watch.id), f"{WATCH_MARK} {watch.label}"
+        if found is None:
+            raise CommandError(self._unknown(topic_words))
+        return await self.answer(found[0], found[1], days, ZoneInfo(zone))
 
     async def answer(self, topic: str, name: str, days: int, zone: ZoneInfo) -> TrendAnswer:
         """The chart of one topic over `days` days up to now."""

@@ -15,6 +15,7 @@ from bot.delivery.render import cap_html, esc, shorten
 from bot.trends.series import Chart, Series, bucket_end, bucket_of, bucket_starts, count_into
 from bot.trends.surge import pick_top, story_time
 from storage.trends import HourlyTotals, StoryRow, hour_start
+from storage.watches import WATCH_MARK
 
 MAX_CAPTION = 1024
 TOP_SHOWN = 3
@@ -32,7 +33,8 @@ def trend_chart(name: str, rows: Sequence[StoryRow], end: datetime, days: int, z
     starts = bucket_starts(end, days, zone, hourly=hourly)
     counts = count_into(starts, end, (t for _, t in story_times(rows)))
     unit = "hour" if hourly else "day"
-    return Chart(f"{name} — stories per {unit}, {days} days", hourly, zone.key, [Series("stories", starts, counts)])
+    title = f"watch: {name.removeprefix(WATCH_MARK).strip()}" if name.startswith(WATCH_MARK) else name  # no emoji glyphs
+    return Chart(f"{title} — stories per {unit}, {days} days", hourly, zone.key, [Series("stories", starts, counts)])
 
 
 def story_line(title: str, url: str | None, n_feeds: int) -> str:
