@@ -2,11 +2,12 @@
 topics beside 10,000 personal watches (with the memory the compiled watches take).
 
     python bench/match_bench.py                  # all three
-    python bench/match_bench.py --watches 10000  # only the shipped topics, then topics + watches
+    python bench/match_bench.py --watches 10000  # the shipped topics with and without the watches
 
 Items are the 155 evaluation headlines with their leads (tests/data/eval_headlines.tsv) plus, where
-../shared is beside the checkout, the 407 real reports of ../shared/corpus/stories/events.tsv and the
-items of the news feeds the watch words come from. The first pass meets every word form for the first
+../shared is beside the checkout, the 407 real reports of ../shared/corpus/stories/events.tsv and
+every other item of the news feeds the watch words come from (the words come from the items between:
+watches are written before the news they catch). The first pass meets every word form for the first
 time (dictionary lookups); later passes show the steady state of a running bot, whose vocabulary
 repeats from item to item.
 
@@ -23,6 +24,7 @@ import argparse
 import gc
 import itertools
 import random
+import statistics
 import sys
 import time
 import tracemalloc
@@ -35,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.config import load_config  # noqa: E402
 from bot.matching.lemmas import query_keys, text_keys  # noqa: E402
-from bot.matching.matcher import Matcher, index_text  # noqa: E402
+from bot.matching.matcher import Matcher, index_text, term_keys  # noqa: E402
 from bot.matching.normalize import is_hangul, words  # noqa: E402
 from bot.matching.watches import WatchIndex  # noqa: E402
 from bot.models import Topic  # noqa: E402
@@ -55,13 +57,15 @@ WATCH_FEEDS = {
 }
 
 
-def feed_items(lang: str) -> list[tuple[str, str]]:
+def feed_items(lang: str, half: int | None = None) -> list[tuple[str, str]]:
+    """The items of the language's feeds; half=0 or 1: every other item (words come from one half,
+    the other half is matched)."""
     out = []
     for name in WATCH_FEEDS[lang]:
         path = NEWS / name
         if path.exists():
             out += [(it.title, it.text) for it in parse_feed(path.read_bytes(), {}, str(path)).items]
-    return out
+    return out if half is None else out[half::2]
 
 
 def items() -> list[tuple[str, str]]:
@@ -76,7 +80,7 @@ def items() -> list[tuple[str, str]]:
             _, _, _, title, lead = line.split("\t")
             rows.append((title, lead))
     for lang in WATCH_FEEDS:
-        rows += feed_items(lang)
+        rows += feed_items(lang, half=1)
     return rows
 
 
@@ -103,7 +107,7 @@ def generated_watches(n: int) -> list[str]:
     queries: list[str] = []
     langs = [lang for lang in WATCH_FEEDS if feed_items(lang)]
     for i, lang in enumerate(langs):
-        texts = [words(f"{t} {x}") for t, x in feed_items(lang)]
+        texts = [words(f"{t} {x}") for t, x in feed_items(lang, half=0)]
         df = Counter(k for ws in texts for k in {k for w in ws for k in text_keys(w)})
         common = {k for k, n in df.items() if n > max(2, len(texts) * COMMON_SHARE)}  # have, être, быть
 
@@ -164,21 +168,43 @@ def with_watches(matcher: Matcher, watches: WatchIndex) -> Callable[[str, str], 
 
 
 def compile_watches(queries: list[str]) -> tuple[WatchIndex, float, float]:
-    """The compiled index, the seconds it took and the MB it holds (lemma caches it filled included).
-    The dictionaries are loaded first: a worker has them loaded for its topics and items anyway."""
+    """The compiled index, the seconds it took and the MB it holds, lemma caches it filled included
+    (a second compile under tracemalloc, the caches emptied first). The dictionaries are loaded
+    first: a worker has them loaded for its topics and items anyway."""
     for word in ("troops", "troupes", "войска", "військові", "북한군은"):
         query_keys(word)
+    t0 = time.perf_counter()
+    WatchIndex().apply(enumerate(queries, 1))
+    took = time.perf_counter() - t0
+    query_keys.cache_clear()
+    term_keys.cache_clear()
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    t0 = time.perf_counter()
     index = WatchIndex()
     index.apply(enumerate(queries, 1))
-    took = time.perf_counter() - t0
     gc.collect()
     size = (tracemalloc.get_traced_memory()[0] - before) / 1e6
     tracemalloc.stop()
     return index, took, size
+
+
+def interleaved(
+    modes: dict[str, Callable[[str, str], int]], texts: list[tuple[str, str]], rounds: int = 15
+) -> dict[str, list[float]]:
+    """Seconds per pass over the texts for each mode, passes taken in turn so that a busy machine
+    slows every mode alike."""
+    for match in modes.values():  # first passes: every word form met once
+        for title, lead in texts:
+            match(title, lead)
+    times: dict[str, list[float]] = {label: [] for label in modes}
+    for _ in range(rounds):
+        for label, match in modes.items():
+            t0 = time.perf_counter()
+            for title, lead in texts:
+                match(title, lead)
+            times[label].append(time.perf_counter() - t0)
+    return times
 
 
 def main() -> None:
@@ -188,15 +214,24 @@ def main() -> None:
     texts = items()
     shipped = Matcher(load_config(ROOT / "feeds.yaml").topics)
     print(f"{len(texts)} items")
-    base = bench("3 shipped topics", topics_only(shipped), texts)
     if not args.watches:
+        bench("3 shipped topics", topics_only(shipped), texts)
         bench("1,000 topics", topics_only(Matcher(generated_topics(1000))), texts)
     n = args.watches or 10_000
     queries = generated_watches(n)
     index, took, size = compile_watches(queries)
-    print(f"{len(index):,} watches compiled in {took:.1f} s (under tracemalloc), {size:.1f} MB (lemma caches included)")
-    rate = bench(f"3 shipped topics + {len(index):,} watches", with_watches(shipped, index), texts)
-    print(f"with watches / topics alone: {base / rate:.2f}x the time per item")
+    print(f"{len(index):,} watches compiled in {took:.1f} s; {size:.1f} MB (tracemalloc, lemma caches included)")
+    hits = sum(len(index.match_index(index_text(t, x))) for t, x in texts)
+    print(f"{hits / len(texts):.1f} watch hits per item")
+    label = f"3 topics + {len(index):,} watches"
+    times = interleaved({"3 topics": topics_only(shipped), label: with_watches(shipped, index)}, texts)
+    for name, passes in times.items():
+        best, median = min(passes), statistics.median(passes)
+        print(
+            f"{name}: {len(texts) / median:,.0f} items/s median, {len(texts) / best:,.0f} best ({median / len(texts) * 1e6:.0f} µs per item)"
+        )
+    ratios = sorted(w / t for t, w in zip(times["3 topics"], times[label], strict=True))
+    print(f"time per item with the watches / without: {statistics.median(ratios):.2f}x (median of {len(ratios)} paired passes)")
     add = time.perf_counter()
     for i in range(1000):
         index.add(n + 1 + i, queries[i])

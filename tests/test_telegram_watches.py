@@ -36,7 +36,7 @@ async def test_watch_shows_recent_matches_then_one_alert_per_story(
         await bot.poll()  # two stored items before any watch
         answer = await replies(bot, 111, "/watch kursk: kursk OR курск*", "items match")
         assert "Watching <b>#" in answer[0] and "<b>kursk</b>: <code>kursk OR курск*</code>" in answer[0]
-        assert "<b>1 of the last 2 items match</b>" in answer[-1] and "Shelling near Kursk overnight" in answer[-1]
+        assert "<b>1 of the last 2 items matches</b>" in answer[-1] and "Shelling near Kursk overnight" in answer[-1]
         assert await bot.db.run(outbox_counts) == {}  # what it would have matched is shown, never sent
         sent_before = len(botapi.messages(111))
         server.set(

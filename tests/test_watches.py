@@ -19,7 +19,7 @@ from bot.sources.parsing import ParserPool
 from bot.watches import WatchLimits, check_watch_query, split_name
 from storage.db import AsyncDB
 from storage.feeds import sync_feeds
-from storage.subscribers import delete_subscriber, start_subscriber, subscribe, update_subscriber
+from storage.subscribers import delete_subscriber, migrate_chat, start_subscriber, subscribe, update_subscriber
 from storage.watches import (
     WatchChanges,
     add_watch,
@@ -245,3 +245,11 @@ def test_readme_watch_examples_are_valid_and_match_their_language(language: str)
     index = WatchIndex()
     index.add(1, query)
     assert index.match_index(index_text(README_SAMPLES[language], "")), query
+
+
+def test_a_group_that_becomes_a_supergroup_keeps_its_watches(fresh_db: sqlite_utils.Database) -> None:
+    start_subscriber(fresh_db, -5, None, "group", "G", NOW)
+    w = add_watch(fresh_db, -5, "kursk", "kursk", NOW, limit=20)
+    assert w is not None
+    migrate_chat(fresh_db, -5, -1005)
+    assert list_watches(fresh_db, -5) == [] and [x.id for x in list_watches(fresh_db, -1005)] == [w.id]

@@ -99,11 +99,14 @@ def _term_positions(term: Term, idx: TextIndex) -> list[tuple[int, int]]:
 
 
 def _has_term(term: Term, idx: TextIndex) -> bool:
-    """Whether the term occurs; a single word needs no positions (every key in a field's table has one)."""
-    if len(term.words) > 1:
-        return bool(_term_positions(term, idx))
+    """Whether the term occurs; a single word needs no positions (every key in a field's table has one),
+    and a phrase none when one of its whole words is missing."""
     table = idx.for_field(term.field)[0]
-    first = term_keys(term)[0]
+    keys = term_keys(term)
+    if len(term.words) > 1:
+        whole = keys[:-1] if term.prefix else keys
+        return all(any(k in table for k in word) for word in whole) and bool(_term_positions(term, idx))
+    first = keys[0]
     if term.prefix:
         return any(k.startswith(first[0]) for k in table)
     return any(k in table for k in first)

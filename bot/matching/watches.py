@@ -114,6 +114,10 @@ def _all_of(node: Node) -> tuple[tuple[Word, ...], tuple[Word, ...]] | None:
     return tuple(required), tuple(excluded)
 
 
+KeyEntry = tuple[tuple[tuple[int, int, str], ...], tuple[int, ...]]
+_NOTHING: KeyEntry = ((), ())
+
+
 class WatchIndex:
     """Every watch's query, indexed by anchor key; `match_index` returns the watches an item matches."""
 
@@ -126,7 +130,7 @@ class WatchIndex:
         self._all_of: dict[int, tuple[tuple[Word, ...], tuple[Word, ...]]] = {}
         self._watchers: dict[str, set[int]] = defaultdict(set)
         self._prefix_lengths: Counter[int] = Counter()
-        self._cache: dict[str, tuple[str, ...]] = {}
+        self._cache: dict[str, KeyEntry] = {}
 
     def __len__(self) -> int:
         return len(self._asts)
@@ -203,50 +207,60 @@ class WatchIndex:
         for tag in tags:
             self._cache.pop(tag, None)
 
-    def _key_anchors(self, key: str) -> tuple[str, ...]:
-        """The anchors a text key meets: itself, and the prefixes of it that watches use."""
-        found = [key] if key in self._watchers else []
+    def _key_entry(self, key: str) -> KeyEntry:
+        """What a text key contributes (cached): the one-word watches it matches, as (watch id, the
+        word's place in the query, its source), and the other watches it anchors."""
+        entry = self._cache.get(key)
+        if entry is not None:
+            return entry
+        tags = [key] if key in self._watchers else []
         for n in self._prefix_lengths:
             if len(key) >= n and (tag := f"{key[:n]}*") in self._watchers:
-                found.append(tag)
-        out = tuple(found)
+                tags.append(tag)
+        direct: list[tuple[int, int, str]] = []
+        others: set[int] = set()
+        for tag in tags:
+            for watch_id in self._watchers[tag]:
+                any_of = self._any_of.get(watch_id)
+                if any_of is None:
+                    others.add(watch_id)
+                    continue
+                direct += [(watch_id, i, source) for i, (t, source) in enumerate(any_of) if t == tag]
+        entry = (tuple(direct), tuple(others)) if tags else _NOTHING
         if len(self._cache) < CACHE_MAX:
-            self._cache[key] = out
-        return out
-
-    def _anchors_in(self, table: Iterable[str]) -> set[str]:
-        found: set[str] = set()
-        cache = self._cache
-        for key in table:
-            hit = cache.get(key)
-            if hit is None:
-                hit = self._key_anchors(key)
-            if hit:
-                found.update(hit)
-        return found
+            self._cache[key] = entry
+        return entry
 
     def match_index(self, idx: TextIndex) -> list[Match]:
         """The watches an already indexed item matches, as Match(watch key, matched terms)."""
         if not self._asts:
             return []
-        in_text = self._anchors_in(idx.all)
-        met = in_text | self._anchors_in(idx.feed) if idx.feed else in_text  # feed: terms need the feed's name
-        candidates: set[int] = set()
-        for tag in met:
-            candidates |= self._watchers[tag]
+        found: dict[int, list[tuple[int, str]]] = {}
+        others: set[int] = set()
+        cached, entry_of = self._cache.get, self._key_entry
+        for key in idx.all:
+            direct, anchored = cached(key) or entry_of(key)
+            for watch_id, place, source in direct:
+                if watch_id in found:
+                    found[watch_id].append((place, source))
+                else:
+                    found[watch_id] = [(place, source)]
+            if anchored:
+                others.update(anchored)
+        for key in idx.feed:  # only fielded watches (feed:) look at the feed's name
+            others.update(self._key_entry(key)[1])
         table = idx.all
-        out = []
-        for watch_id in sorted(candidates):
-            terms: list[str] | None
-            if (any_of := self._any_of.get(watch_id)) is not None:
-                terms = [source for tag, source in any_of if tag in in_text] or None
-            elif (all_of := self._all_of.get(watch_id)) is not None:
+        results = {
+            w: (hits[0][1],) if len(hits) == 1 else tuple(dict.fromkeys(source for _, source in sorted(hits)))
+            for w, hits in found.items()
+        }
+        for watch_id in others:
+            if (all_of := self._all_of.get(watch_id)) is not None:
                 required, excluded = all_of
-                ok = all(any(k in table for k in keys) for keys, _ in required)
-                ok = ok and not any(any(k in table for k in keys) for keys, _ in excluded)
-                terms = [source for _, source in required] if ok else None
-            else:
-                terms = evaluate(self._asts[watch_id], idx)
-            if terms is not None:
-                out.append(Match(self._keys[watch_id], tuple(dict.fromkeys(terms))))
-        return out
+                if all(any(k in table for k in keys) for keys, _ in required) and not any(
+                    any(k in table for k in keys) for keys, _ in excluded
+                ):
+                    results[watch_id] = tuple(dict.fromkeys(source for _, source in required))
+            elif (terms := evaluate(self._asts[watch_id], idx)) is not None:
+                results[watch_id] = tuple(dict.fromkeys(terms))
+        return [Match(self._keys[w], results[w]) for w in sorted(results)]
