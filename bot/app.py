@@ -52,6 +52,7 @@ from storage.db import utcnow
 from storage.reporting import claim_hits
 from storage.schedule_owner import ScheduleLock
 from storage.subscribers import CONSOLE_CHAT_ID, ensure_console_subscriber
+from storage.surges import set_surge_alerts
 from storage.trends import prune_feed_failures
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ async def open_delivery(rt: Runtime, out: TextIO, policy: OutboxPolicy | None = 
     app = build_application(settings, gate, journal) if settings.bot_token else None
     sender: TelegramSender | ConsoleSender = TelegramSender(app.bot) if app is not None else ConsoleSender(out)
     await db.run(ensure_console_subscriber, [t.id for t in config.topics], app is None, utcnow(), config.timezone)
+    await db.run(set_surge_alerts, CONSOLE_CHAT_ID, app is None, utcnow())  # the console prints surges too
     notify = admin_notifier(sender, settings.admin_ids if app is not None else (CONSOLE_CHAT_ID,))
     outbox = Outbox(db, sender, lambda: catalog.names, policy=policy, notify_admins=notify)
     if app is not None:

@@ -8,14 +8,16 @@ from datetime import datetime, timedelta
 
 from PIL import Image
 
-from bot.config import Settings
+from bot.app import open_delivery
+from bot.config import Settings, parse_config
+from bot.runtime import open_runtime
 from bot.trends.chart import HEIGHT, WIDTH
 from storage.db import utcnow
 from storage.surges import surge_delivery_counts
 from storage.watches import add_watch
 from tests.botapi import BotAPI, Fault, Sent
 from tests.feedserver import FeedServer, rss
-from tests.test_telegram import Bot, running_bot, until
+from tests.test_telegram import FAST, Bot, config_text, running_bot, until
 from tests.trendfeeds import history, item, spike
 
 
@@ -138,3 +140,20 @@ async def test_trend_and_surge_for_a_personal_watch(settings: Settings, server: 
         assert chart.text.startswith("<b>🔎 nato chief</b>: 39 stories in 7 days (UTC)")
         assert png_size(chart) == (WIDTH, HEIGHT)
         assert "No topic or watch nato chief" in await bot.command(602, "/trend nato chief")  # another chat's watch
+
+
+async def test_without_a_token_the_console_prints_surges(settings: Settings, server: FeedServer) -> None:
+    now = utcnow()
+    url = server.set("/wire.xml", body=rss([]))
+    config = parse_config(config_text(url), settings.config_path)
+    out = io.StringIO()
+    async with open_runtime(settings, config) as rt, open_delivery(rt, out, FAST) as dl:
+        bot = Bot(rt, dl, None, server)  # type: ignore[arg-type]  # no Bot API: the console delivers
+        await seed_history(bot, now)
+        server.set("/wire.xml", body=rss(history(now, "Rutte", days=8, per_day=4, start=1) + spike(now, "Rutte", 12, start=1000)))
+        await bot.poll()
+        assert await dl.watcher.check() == 1  # the console chat follows every topic and is opted in
+        assert await dl.surges.drain() == 1
+    printed = out.getvalue()
+    assert "🔺 Mark Rutte: 12 stories in the last 3 h, usually 1 — top:\n• Rutte " in printed
+    assert "[chart: PNG, " in printed
