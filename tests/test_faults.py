@@ -330,8 +330,8 @@ def test_sigkill_mid_send_loses_nothing_and_keeps_every_telegram_limit(
     assert per_second <= 30
     print(
         f"mid-send: {len(record.kills)} SIGKILLs, {len(floods)} 429s, {len(expected)} alerts to {len(PRIVATE)} private "
-        f"chats and {len(GROUPS)} groups, {sum(got.values())} accepted, {len(doubles)} twice (accepted but unrecorded "
-        f"at the kills: {[len(lost) for lost in record.lost_answers]}), flooding group asked {flood.asked} times, got "
+        f"chats and {len(GROUPS)} groups, {sum(got.values())} accepted, {len(doubles)} twice ({len(lost_answers)} accepted "
+        f"but unrecorded when killed; still so at each kill: {[len(lost) for lost in record.lost_answers]}), flooding group asked {flood.asked} times, got "
         f"{len(botapi.messages(FLOOD_GROUP))} replies, at most {per_group[FLOOD_GROUP]} a minute; max per group per minute {max(per_group.values())}, max calls per "
         f"second {per_second}, calls in retry windows {len(in_windows)} (arrived within {WINDOW_GRACE_S} s of a 429, on "
         f"their way: {on_their_way}); {elapsed:.1f} s (alerts all sent at {record.drained_s:.1f} s, the flooding group "
