@@ -212,7 +212,7 @@ def carried_by(feed: str) -> bytes:
 async def test_an_alert_is_edited_once_when_three_more_outlets_carry_its_story(
     settings: Settings, server: FeedServer, botapi: BotAPI
 ) -> None:
-    async with running_bot(settings, server, botapi, replace(FAST, edit_gap_s=0.0)) as bot:
+    async with running_bot(settings, server, botapi, replace(FAST, edit_gap_s=0.0, edit_check_s=0.0)) as bot:
         await add_chat(bot, 731)
         server.set("/wire.xml", body=carried_by("wire"))
         await bot.poll("Wire")
@@ -262,7 +262,7 @@ async def test_a_growing_alert_is_edited_at_most_once_per_gap(settings: Settings
 
 
 async def test_a_deleted_alert_stops_growing(settings: Settings, server: FeedServer, botapi: BotAPI) -> None:
-    async with running_bot(settings, server, botapi, replace(FAST, edit_gap_s=0.0)) as bot:
+    async with running_bot(settings, server, botapi, replace(FAST, edit_gap_s=0.0, edit_check_s=0.0)) as bot:
         await add_chat(bot, 751)
         server.set("/wire.xml", body=carried_by("wire"))
         await bot.poll("Wire")
@@ -297,3 +297,26 @@ async def test_the_next_digest_reads_as_today_or_tomorrow(settings: Settings, se
         botapi.user_sends(771, "/digest 08:00")
         await until(lambda: len(botapi.messages(771)) == 2)
         assert re.fullmatch(r"Digests at 08:00 \(UTC\)\. Next: (today|tomorrow) 08:00\.", botapi.messages(771)[-1].text)
+
+
+async def test_drains_look_for_grown_alerts_at_most_once_per_check_interval(
+    settings: Settings, server: FeedServer, botapi: BotAPI
+) -> None:
+    shift = timedelta()
+
+    def clock() -> datetime:
+        return utcnow() + shift
+
+    async with running_bot(settings, server, botapi, replace(FAST, edit_gap_s=0.0, edit_check_s=30.0)) as bot:
+        bot.dl.outbox.clock = bot.dl.outbox.growth.clock = clock
+        await add_chat(bot, 781)
+        server.set("/wire.xml", body=carried_by("wire"))
+        await bot.poll("Wire")
+        await bot.drain()  # sends the alert and looks for grown ones: none yet
+        server.set("/bbc.xml", body=carried_by("bbc"))
+        await bot.poll("BBC")
+        await bot.drain()
+        assert botapi.state.calls["editMessageText"] == 0  # looked less than 30 s ago
+        shift = timedelta(seconds=31)
+        await bot.drain()
+        assert botapi.messages(781, "editMessageText")[-1].text.endswith("\nalso: BBC · 2 outlets")

@@ -3,7 +3,9 @@
 Rules:
 1. Only a message that carried one alert is edited (a burst or a digest stays as it was sent).
 2. An alert is edited when its story has more outlets than it names, at most once per `edit_gap_s`
-   (counted from its sending or its last edit), and only within `edit_window_s` of its sending.
+   (counted from its sending or its last edit), and only within `edit_window_s` of its sending. The
+   search for such alerts scans the window's alerts, so a drain runs it at most once per `edit_check_s`
+   (bench/growth_bench.py).
 3. The edit goes through the sender, so through the send gate, like every other call; an edit never
    notifies and never sends a new message.
 4. A message that can no longer be edited (deleted, too old) is left alone from then on; after a flood
@@ -44,10 +46,14 @@ class AlertGrowth:
     ) -> None:
         self.db, self.sender, self.topic_names, self.policy, self.clock = db, sender, topic_names, policy, clock
         self.edited = 0
+        self._next_check: datetime | None = None
 
     async def edit_due(self) -> int:
-        """Edit every alert that is due; return how many were edited."""
+        """Edit every alert that is due (looking at most once per `edit_check_s`); return how many were edited."""
         now = self.clock()
+        if self._next_check is not None and now < self._next_check:
+            return 0
+        self._next_check = now + timedelta(seconds=self.policy.edit_check_s)
         gap, window = timedelta(seconds=self.policy.edit_gap_s), timedelta(seconds=self.policy.edit_window_s)
         due = dict(await self.db.run(grown_alerts, now, gap, window))
         if not due:

@@ -61,6 +61,7 @@ class OutboxPolicy:
     idle_check_s: float = 2.0
     edit_gap_s: float = 300.0  # an alert is edited at most once in this long as its story grows ...
     edit_window_s: float = 2 * 86400.0  # ... and only while it is this recent
+    edit_check_s: float = 30.0  # how often a drain looks for grown alerts (a scan of the window's alerts)
 
     def send_limits(self) -> SendLimits:
         """The limits the send gate keeps for every Telegram call."""
