@@ -174,6 +174,11 @@ def query_term_keys(queries: Iterable[str]) -> frozenset[str]:
     return frozenset(keys)
 
 
+def topic_query_keys(topics: Iterable[Topic]) -> dict[str, frozenset[str]]:
+    """Topic id -> the lemmas of its query's terms (`query_term_keys`)."""
+    return {t.id: query_term_keys([t.query]) for t in topics}
+
+
 def _is_query_term(term: str, query_keys: frozenset[str]) -> bool:
     return term in query_keys or any(k[-1] == "*" and term.startswith(k[:-1]) for k in query_keys)
 
@@ -280,15 +285,21 @@ class StoryRules:
 
     window = CLUSTER_WINDOW
 
-    def __init__(self, topics: Iterable[Topic] = ()) -> None:
+    def __init__(self, topics: Iterable[Topic] = (), topic_keys: Mapping[str, frozenset[str]] | None = None) -> None:
+        """`topic_keys` (topic id -> `topic_query_keys`) may come from a process that has the lemma
+        dictionaries loaded already; without it they are taken here."""
         self._queries = {t.id: t.query for t in topics}
+        self._topic_keys = dict(topic_keys) if topic_keys is not None else None
         self._keys: dict[tuple[str, ...], frozenset[str]] = {}
 
     def query_keys(self, topic_ids: Sequence[str]) -> frozenset[str]:
         """The query terms of these topics (cached per set of topics)."""
         key = tuple(sorted(topic_ids))
         if key not in self._keys:
-            self._keys[key] = query_term_keys(self._queries[t] for t in key if t in self._queries)
+            if self._topic_keys is not None:
+                self._keys[key] = frozenset().union(*(self._topic_keys.get(t, frozenset()) for t in key))
+            else:
+                self._keys[key] = query_term_keys(self._queries[t] for t in key if t in self._queries)
         return self._keys[key]
 
     def choose(

@@ -305,7 +305,7 @@ class Settings:
     timeout_s: float = field(default=20.0, metadata={"env": "NEWSWATCH_TIMEOUT", "help": "connect and read timeout, seconds"})
     max_bytes: int = field(default=10_000_000, metadata={"env": "NEWSWATCH_MAX_BYTES", "help": "largest feed body accepted"})
     parse_workers: int = field(
-        default=0, metadata={"env": "NEWSWATCH_PARSE_WORKERS", "help": "processes parsing feeds; 0 = one per core"}
+        default=0, metadata={"env": "NEWSWATCH_PARSE_WORKERS", "help": "processes parsing feeds; 0 = one per core but one"}
     )
     max_backoff_s: int = field(
         default=6 * 3600, metadata={"env": "NEWSWATCH_MAX_BACKOFF", "help": "longest wait after repeated feed errors, seconds"}

@@ -22,6 +22,7 @@ from bot.runtime import Runtime, open_runtime
 from bot.terminal import ProgressLine, clearing_logs, terminal_columns
 from bot.wording import count
 from storage.db import utcnow
+from storage.feeds import list_feed_states
 from storage.reporting import claim_hits
 from storage.schedule_owner import schedule_held_elsewhere
 
@@ -81,7 +82,8 @@ async def run_once(
 async def _poll_all(rt: Runtime, printer: HitPrinter, err: TextIO, line: ProgressLine | None) -> int:
     feeds = [f for f in rt.config.feeds if f.enabled]
     failed = 0
-    tasks = [asyncio.ensure_future(poll_feed(rt.ctx, f, rt.feed_ids[f.source])) for f in feeds]
+    states = await rt.ctx.db.run(list_feed_states)  # one read for every feed, not one each
+    tasks = [asyncio.ensure_future(poll_feed(rt.ctx, f, rt.feed_ids[f.source], states.get(rt.feed_ids[f.source]))) for f in feeds]
     for done, fut in enumerate(asyncio.as_completed(tasks), 1):
         outcome = await fut
         if outcome.error:

@@ -12,18 +12,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 
-from bot.clustering import StoryRules
 from bot.errors import FetchError, HTTPStatusError, ParseError
-from bot.models import FeedConfig, FetchResult, Hit, Item, ParsedFeed, Topic
+from bot.models import FeedConfig, FetchResult, Hit, Item, ParsedFeed
 from bot.schedule_rules import next_poll_at
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
 from bot.sources.tchannel import older_page_cursor
 from storage.db import AsyncDB, utcnow
-from storage.feeds import get_feed_state, record_error, record_not_modified
-from storage.items import NewItem, PollUpdate, newest_post_number, save_poll, sort_items
+from storage.feeds import FeedState, get_feed_state, record_error, record_not_modified
+from storage.items import PollUpdate, known_items, newest_post_number, store_parsed
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +60,14 @@ class PollOutcome:
     moved_to: str | None = None  # the feed answered with a permanent redirect to this URL
 
 
-async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int) -> PollOutcome:
-    """Poll one feed once; every failure is recorded in the feed's health, never raised."""
-    state = await ctx.db.run(get_feed_state, feed_id)
+async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int, state: FeedState | None = None) -> PollOutcome:
+    """Poll one feed once; every failure is recorded in the feed's health, never raised. A caller
+    polling many feeds at once may pass the feed's `state` it read for all of them (list_feed_states).
+
+    What the poll writes goes through the database thread's group commit (AsyncDB.write): polls
+    finishing together share one transaction."""
+    if state is None:
+        state = await ctx.db.run(get_feed_state, feed_id)
     try:
         res = await ctx.fetcher.fetch(state.url, state.etag, state.last_modified)
     except FetchError as e:
@@ -76,10 +79,13 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int) -> PollOut
     if res.not_modified or body_hash == state.body_hash:
         nxt = next_poll_at(now, feed.interval_s, 0)
         stored_nxt = nxt if ctx.owns_schedule else None
-        await ctx.db.run(record_not_modified, feed_id, res.status, now, stored_nxt, res.etag, res.last_modified)
+        await ctx.db.write(record_not_modified, feed_id, res.status, now, stored_nxt, res.etag, res.last_modified)
         return PollOutcome(feed, "not_modified" if res.not_modified else "unchanged", nxt, errors_before=state.error_count)
+    # A changed feed mostly repeats items stored before: the workers skip matching those (a channel
+    # page is read whole, its posts decide how far back to page).
+    known = await ctx.db.run(known_items, feed_id) if feed.kind == "rss" and state.last_ok_at is not None else None
     try:
-        parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name)
+        parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name, known)
     except ParseError as e:
         return await _record_failure(ctx, feed, feed_id, state.error_count, str(e), res.status, None)
     if feed.kind == "telegram":
@@ -116,12 +122,6 @@ async def _catch_up(ctx: PollContext, feed: FeedConfig, feed_id: int, page: Pars
     return ParsedFeed(items, page.title, note or page.error, matches=matches, terms=terms)
 
 
-@lru_cache(maxsize=4)
-def _story_rules(topics: tuple[Topic, ...]) -> StoryRules:
-    """Clustering rules for one set of topics (a reload brings a new set)."""
-    return StoryRules(topics)
-
-
 async def _store(
     ctx: PollContext,
     feed: FeedConfig,
@@ -132,31 +132,30 @@ async def _store(
     *,
     first_read: bool,
 ) -> PollOutcome:
-    new, changed = await ctx.db.run(sort_items, feed_id, parsed.items)
-    changed_keys = {item.key for item in changed}
     now = ctx.clock()
-    entries = [
-        NewItem(
-            _not_after(item, now),
-            parsed.matches.get(item.key, []),
-            *parsed.terms.get(item.key, ("", "")),
-            changed=item.key in changed_keys,
-        )
-        for item in new + changed
-    ]
     nxt = next_poll_at(now, feed.interval_s, 0)
     stored_nxt = nxt if ctx.owns_schedule else None
     update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, stored_nxt, res.permanent_url, parsed.error)
     # max_age is for a feed's backlog: what the first successful read of a feed finds was there before
     # anyone watched. An item first seen on a later read is news, whatever date the feed gives it.
     send_since = now - timedelta(seconds=ctx.max_age_s) if ctx.max_age_s and first_read else None
-    rules = _story_rules(ctx.parser.topics)
-    hits = await ctx.db.run(save_poll, feed_id, update, entries, now, rules, send_since)
+    rules = await ctx.parser.story_rules()
+    new_items, hits = await ctx.db.write(
+        store_parsed,
+        feed_id,
+        [_not_after(it, now) for it in parsed.items],
+        parsed.matches,
+        parsed.terms,
+        update,
+        now,
+        rules,
+        send_since,
+    )
     if res.permanent_url:
         log.info("feed moved permanently feed=%s from=%s to=%s", feed.name, feed.url, res.permanent_url)
     if parsed.error:
         log.warning("feed read with errors feed=%s url=%s: %s", feed.name, res.url, parsed.error)
-    return PollOutcome(feed, "new", nxt, new_items=len(new), hits=hits, parsed=True, moved_to=res.permanent_url)
+    return PollOutcome(feed, "new", nxt, new_items=new_items, hits=hits, parsed=True, moved_to=res.permanent_url)
 
 
 def _not_after(item: Item, now: datetime) -> Item:
@@ -176,7 +175,7 @@ async def _record_failure(
 ) -> PollOutcome:
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, errors_before + 1, retry_after, ctx.max_backoff_s)
-    count, since = await ctx.db.run(record_error, feed_id, error, status, now, nxt if ctx.owns_schedule else None)
+    count, since = await ctx.db.write(record_error, feed_id, error, status, now, nxt if ctx.owns_schedule else None)
     log.warning(
         "poll failed feed=%s url=%s errors=%d next=%s: %s", feed.name, feed.url, count, nxt.isoformat(timespec="seconds"), error
     )

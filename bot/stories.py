@@ -92,6 +92,11 @@ def story_url(url: str | None) -> str | None:
     return canonical if parts.path not in ("", "/") or parts.query else None
 
 
+def text_digest(title: str, text: str) -> str:
+    """An exact fingerprint of an item's title and text: equal digests, unchanged item."""
+    return hashlib.blake2b(f"{title}\0{text}".encode(), digest_size=12).hexdigest()
+
+
 def content_hash(*parts: str) -> str:
     """A short, stable hash of normalised words (items with no guid and no link)."""
     words = " ".join(tokenize(" ".join(parts)))

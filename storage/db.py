@@ -4,27 +4,25 @@ The schema version lives in PRAGMA user_version; the pending migrations run once
 write transaction that re-reads the version, so processes starting together cannot both apply one.
 At open, the tables are checked against the ones the migrations create. sqlite3 faults leave this
 module as StorageError subclasses that name the file and the remedy (storage/faults.py). One connection serves the whole process: it is opened with check_same_thread=False and
-used from a single worker thread (`AsyncDB`), so writes never block the event loop and never race.
+used from a single worker thread (`AsyncDB`, storage/asyncdb.py), so writes never block the event loop and never race.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, ParamSpec, TypeVar
+from typing import Any, Literal, TypeVar
 
 import sqlite_utils
 
 from bot.errors import SchemaMismatch, StorageError
+from storage.asyncdb import AsyncDB as AsyncDB  # the database thread, imported from here by most callers
 from storage.faults import REPLACE, storage_error
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 MIGRATIONS: list[str] = [
@@ -221,6 +219,19 @@ MIGRATIONS: list[str] = [
     CREATE TABLE send_windows (chat TEXT, until REAL NOT NULL);
     CREATE INDEX send_windows_until ON send_windows(until);
     """,
+    # 8: hot-path indexes: clustering candidates are read from the stories that have a hit (a partial
+    # index kept by a trigger on hits), so the stories of items that matched nothing cost them nothing;
+    # a feed's newest items; subscriptions by topic (each new hit queues its topic's chats)
+    """
+    ALTER TABLE stories ADD COLUMN has_hits INTEGER NOT NULL DEFAULT 0;
+    UPDATE stories SET has_hits = 1 WHERE id IN (SELECT story_id FROM hits);
+    CREATE INDEX stories_hit_seen ON stories(last_seen_at) WHERE has_hits = 1;
+    CREATE TRIGGER hits_mark_story AFTER INSERT ON hits BEGIN
+        UPDATE stories SET has_hits = 1 WHERE id = NEW.story_id AND has_hits = 0;
+    END;
+    CREATE INDEX items_feed_recent ON items(feed_id, id);
+    CREATE INDEX subscriptions_topic ON subscriptions(topic);
+    """,
 ]
 
 
@@ -378,31 +389,3 @@ def check_schema(db: sqlite_utils.Database, path: str) -> None:
                 f"storage: {path}: {what} although the schema version is {_user_version(db)}: the database was"
                 f" changed outside Newswatch; {REPLACE}"
             )
-
-
-class AsyncDB:
-    """Runs storage functions on one worker thread that owns the connection."""
-
-    def __init__(self, db: sqlite_utils.Database) -> None:
-        self.db = db
-        self.path = next((row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main"), "") or ":memory:"
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-
-    async def run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-        """Call fn(db, *args, **kwargs) on the database thread; sqlite3 faults come out as StorageError."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(self._call, fn, args, kwargs))
-
-    def _call(self, fn: Callable[..., T], args: tuple[object, ...], kwargs: dict[str, object]) -> T:
-        try:
-            return fn(self.db, *args, **kwargs)
-        except sqlite3.Error as e:
-            mapped = storage_error(e, self.path)
-            if mapped is None:
-                raise
-            raise mapped from e
-
-    def close(self) -> None:
-        """Finish pending work and close the connection."""
-        self._executor.shutdown(wait=True)
-        self.db.close()

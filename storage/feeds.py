@@ -115,7 +115,17 @@ def record_not_modified(
         values["etag"] = etag
     if last_modified:
         values["last_modified"] = last_modified
-    db["feeds"].update(feed_id, values)  # type: ignore[union-attr]
+    update_feed(db, feed_id, values)
+
+
+def update_feed(db: sqlite_utils.Database, feed_id: int, values: dict[str, object]) -> None:
+    """Set these columns of one feed (names from the code, never from input), in one statement.
+
+    Plain SQL on the connection: sqlite-utils' `Table.update` reads the table's columns (PRAGMA
+    table_info) on every call, which was half the database time of a poll that found nothing new."""
+    columns = ", ".join(f"{name} = ?" for name in values)
+    with db.conn:
+        db.conn.execute(f"UPDATE feeds SET {columns} WHERE id = ?", [*values.values(), feed_id])
 
 
 def record_error(

@@ -10,15 +10,16 @@ had not been polled (the next poll fetches it again), a crash after it leaves th
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlite_utils
 
 from bot.models import Hit, Item, Match, watch_id_of
-from bot.stories import canonical_url, story_url
+from bot.stories import canonical_url, story_url, text_digest
 from storage.db import chunks, from_iso, iso
+from storage.feeds import update_feed
 from storage.outbox import enqueue_story
 from storage.stories import Clusterer, DocumentFrequencies, attach_item, create_story, linked_story, recent_candidates
 from storage.watches import record_watch_hit
@@ -35,6 +36,39 @@ class PollUpdate:
     next_poll_at: datetime | None  # None: the poll's process does not own the schedule; the next poll stays
     url: str | None = None  # new URL after a permanent redirect
     note: str | None = None  # a parse problem that still let items through
+
+
+KNOWN_ITEMS = 500  # a feed's newest stored items whose parsing a changed body can skip
+
+
+def known_items(db: sqlite_utils.Database, feed_id: int, limit: int = KNOWN_ITEMS) -> dict[str, str]:
+    """Key -> text digest of the feed's newest stored items (index items_feed_recent): the parse
+    workers leave out the items of a changed body that are stored unchanged."""
+    rows = db.conn.execute(
+        "SELECT key, title, text FROM items WHERE feed_id = ? ORDER BY id DESC LIMIT ?", [feed_id, limit]
+    ).fetchall()
+    return {key: text_digest(title, text) for key, title, text in rows}
+
+
+def store_parsed(
+    db: sqlite_utils.Database,
+    feed_id: int,
+    items: Sequence[Item],
+    matches: Mapping[str, Sequence[Match]],
+    terms: Mapping[str, tuple[str, str]],
+    update: PollUpdate,
+    now: datetime,
+    clusterer: Clusterer | None = None,
+    send_since: datetime | None = None,
+) -> tuple[int, list[Hit]]:
+    """Sort a poll's items into new and changed ones and store them (`save_poll`), in one transaction,
+    with what the workers found: each item's matches and (clustering terms, language) by key.
+    Return (number of new items, new hits)."""
+    with db.conn:
+        new, changed = sort_items(db, feed_id, items)
+        entries = [NewItem(it, matches.get(it.key, ()), *terms.get(it.key, ("", ""))) for it in new]
+        entries += [NewItem(it, matches.get(it.key, ()), *terms.get(it.key, ("", "")), changed=True) for it in changed]
+        return len(new), save_poll(db, feed_id, update, entries, now, clusterer, send_since)
 
 
 def filter_new_items(db: sqlite_utils.Database, feed_id: int, items: Sequence[Item]) -> list[Item]:
@@ -258,7 +292,7 @@ def _store_update(db: sqlite_utils.Database, feed_id: int, u: PollUpdate, now: s
         values["url"] = u.url
     if has_new:
         values["last_new_item_at"] = now
-    db["feeds"].update(feed_id, values)  # type: ignore[union-attr]
+    update_feed(db, feed_id, values)
 
 
 def newest_post_number(db: sqlite_utils.Database, feed_id: int) -> int | None:

@@ -113,12 +113,13 @@ def recent_candidates(
     feed_id: int,
 ) -> list[Candidate]:
     """Stories of these topics seen since `since`, in the item's language, with their terms: the
-    MAX_CANDIDATES most recently updated, so the cost of an item does not grow with the store."""
+    MAX_CANDIDATES most recently updated, so the cost of an item does not grow with the store. Only
+    stories with a hit are read (index stories_hit_seen): most stories hold one item that matched nothing."""
     marks = ",".join("?" * len(topics))
     rows = db.execute(
         f"SELECT s.id, s.signature, s.last_seen_at,"
         f" EXISTS(SELECT 1 FROM items i WHERE i.story_id = s.id AND i.feed_id = ?)"
-        f" FROM stories s WHERE s.last_seen_at >= ? AND coalesce(s.lang, '') = ?"
+        f" FROM stories s WHERE s.has_hits = 1 AND s.last_seen_at >= ? AND coalesce(s.lang, '') = ?"
         f" AND EXISTS(SELECT 1 FROM hits h WHERE h.story_id = s.id AND h.topic IN ({marks}))"
         f" ORDER BY s.last_seen_at DESC LIMIT ?",
         [feed_id, iso(since), lang, *topics, MAX_CANDIDATES],

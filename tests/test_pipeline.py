@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -26,9 +26,17 @@ class CountingParser(ParserPool):
         super().__init__(workers=1, topics=tuple(TOPICS))
         self.calls = 0
 
-    async def parse(self, kind: str, body: bytes, headers: dict[str, str], url: str, feed_name: str = "") -> ParsedFeed:
+    async def parse(
+        self,
+        kind: str,
+        body: bytes,
+        headers: dict[str, str],
+        url: str,
+        feed_name: str = "",
+        known: Mapping[str, str] | None = None,
+    ) -> ParsedFeed:
         self.calls += 1
-        return await super().parse(kind, body, headers, url, feed_name)
+        return await super().parse(kind, body, headers, url, feed_name, known)
 
 
 @pytest.fixture

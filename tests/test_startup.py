@@ -38,3 +38,28 @@ def test_once_and_check_import_no_telegram_scheduler_or_admin_code(
     assert report["heavy"] == []
     if command[0] == "once":
         assert json.loads(out.stdout.splitlines()[0])["title"] == "Peskov spoke"  # it did poll
+
+
+DICTIONARIES = """
+import json, sys
+from bot.__main__ import main
+code = main(sys.argv[1:])
+print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in {"pymorphy3", "simplemma"})}))
+"""
+
+
+def test_with_parse_workers_the_main_process_loads_no_lemma_dictionaries(tmp_path: Path, server: FeedServer) -> None:
+    items = [{"title": f"Песков заявил {n}", "link": f"https://n.example/{n}", "description": "Кремль"} for n in range(2)]
+    url = server.set("/f", body=rss(items))
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        f"topics:\n  - id: peskov\n    query: песков OR peskov\nfeeds:\n  - name: N\n    url: {url}\n", encoding="utf-8"
+    )
+    argv = ["once", "--json", "--config", str(config), "--db", str(tmp_path / "nw.db")]
+    env = {"NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "2", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", DICTIONARIES, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report == {"code": 0, "loaded": []}, out.stderr
+    assert len(out.stdout.strip().splitlines()) == 3  # both items were matched (in the workers) and printed

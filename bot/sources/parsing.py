@@ -1,8 +1,8 @@
 """Choose the parser for a source kind and run it off the event loop.
 
 Parsing and matching are CPU bound (feedparser spends ~6 ms on a 50-item feed), so bodies are parsed,
-and their items matched against the compiled topics, in a pool of worker processes (one per core by
-default) while the event loop keeps fetching. With one worker this runs in a thread instead: no process
+and their items matched against the compiled topics, in a pool of worker processes (one per core but
+one by default: see ParserPool) while the event loop keeps fetching. With one worker this runs in a thread instead: no process
 start-up for small setups. The pool is built for one set of topics; a new set needs a new pool.
 Personal watches are matched in the same place, from the same word index of the item: each worker
 keeps its own `WatchIndex` and, before each body, catches up with the watches changed since the version
@@ -28,13 +28,16 @@ import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
 
 from bot import clustering
+from bot.clustering import StoryRules
 from bot.matching.matcher import Matcher, index_text
 from bot.matching.watches import WatchIndex, WatchSource
 from bot.models import ParsedFeed, Topic
+from bot.stories import text_digest
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +109,16 @@ def _is_running(pid: int) -> bool:
     return True
 
 
-def parse_and_match(kind: str, body: bytes, headers: dict[str, str], url: str, feed_name: str) -> ParsedFeed:
+def parse_and_match(
+    kind: str, body: bytes, headers: dict[str, str], url: str, feed_name: str, known: Mapping[str, str] | None = None
+) -> ParsedFeed:
     """Parse a body, match every item against the worker's topics and take its clustering terms
-    (lemmatising is CPU bound too)."""
+    (lemmatising is CPU bound too). Items of `known` (key -> bot.stories.text_digest of the stored
+    title and text) that are stored unchanged are left out before matching: most of a changed
+    feed's items were stored by an earlier poll."""
     parsed = parse_body(kind, body, headers, url)
+    if known:
+        parsed.items = [it for it in parsed.items if known.get(it.key) != text_digest(it.title, it.text)]
     watches = _sync_watches()
     if _matcher is not None:
         for item in parsed.items:
@@ -127,13 +136,22 @@ def parse_and_match(kind: str, body: bytes, headers: dict[str, str], url: str, f
 
 
 class ParserPool:
-    """Runs `parse_body` in worker processes (or a thread when workers == 1)."""
+    """Runs `parse_body` in worker processes, or in a thread when `workers` is 1 (or 0 on one core).
+
+    `workers` 0 means one process per core but one: the owner process fetches and stores (its event
+    loop and database thread take most of a core in a large poll), and each worker holds its own copy
+    of the lemma dictionaries (about 85 MB for ru, uk, en and fr), so a worker per core would cost
+    memory for no speed. The owner never loads the dictionaries: the clustering rules get the lemmas
+    of the topics' words from a worker (`story_rules`)."""
 
     def __init__(self, workers: int = 0, topics: tuple[Topic, ...] = (), watches: WatchSource | None = None) -> None:
-        self.workers = workers or os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+        self.workers = workers or max(1, cores - 1)
+        self.processes = workers > 1 or (workers == 0 and cores > 1)
         self.topics = topics
         self.watches = watches
         self._executor: Executor | None = None
+        self._rules: asyncio.Future[StoryRules] | None = None
 
     async def __aenter__(self) -> ParserPool:
         return self
@@ -143,7 +161,7 @@ class ParserPool:
 
     def _get_executor(self) -> Executor:
         if self._executor is None:
-            if self.workers > 1:
+            if self.processes:
                 ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
                 self._executor = ProcessPoolExecutor(
                     self.workers, mp_context=ctx, initializer=_start_worker, initargs=(os.getpid(), self.topics, self.watches)
@@ -153,10 +171,34 @@ class ParserPool:
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="parser")
         return self._executor
 
-    async def parse(self, kind: str, body: bytes, headers: dict[str, str], url: str, feed_name: str = "") -> ParsedFeed:
-        """Parse one body and match its items, without blocking the event loop."""
+    async def parse(
+        self,
+        kind: str,
+        body: bytes,
+        headers: dict[str, str],
+        url: str,
+        feed_name: str = "",
+        known: Mapping[str, str] | None = None,
+    ) -> ParsedFeed:
+        """Parse one body and match its items (those not stored unchanged in `known`), without blocking
+        the event loop."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._get_executor(), parse_and_match, kind, body, headers, url, feed_name)
+        return await loop.run_in_executor(self._get_executor(), parse_and_match, kind, body, headers, url, feed_name, known)
+
+    async def story_rules(self) -> StoryRules:
+        """The clustering rules for the pool's topics, the lemmas of their words taken in a worker."""
+        if self._rules is None:
+            loop = asyncio.get_running_loop()
+            self._rules = loop.create_future()
+            try:
+                keys = await loop.run_in_executor(self._get_executor(), clustering.topic_query_keys, self.topics)
+            except BaseException as e:
+                self._rules.set_exception(e)
+                self._rules.exception()  # retrieved: the callers awaiting it see it
+                self._rules = None
+                raise
+            self._rules.set_result(StoryRules(self.topics, keys))
+        return await asyncio.shield(self._rules)
 
     def close(self, cancel_pending: bool = True) -> None:
         """Stop the workers (after the queued parses, unless `cancel_pending`)."""
