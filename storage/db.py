@@ -221,7 +221,9 @@ MIGRATIONS: list[str] = [
     """,
     # 8: hot-path indexes: clustering candidates are read from the stories that have a hit (a partial
     # index kept by a trigger on hits), so the stories of items that matched nothing cost them nothing;
-    # a feed's newest items; subscriptions by topic (each new hit queues its topic's chats)
+    # a feed's newest items; a story's items by feed (replaces items_story, of which it is an extension:
+    # with items_feed_recent beside it, a lookup by story and feed must not be read by feed alone);
+    # subscriptions by topic (each new hit queues its topic's chats)
     """
     ALTER TABLE stories ADD COLUMN has_hits INTEGER NOT NULL DEFAULT 0;
     UPDATE stories SET has_hits = 1 WHERE id IN (SELECT story_id FROM hits);
@@ -230,6 +232,8 @@ MIGRATIONS: list[str] = [
         UPDATE stories SET has_hits = 1 WHERE id = NEW.story_id AND has_hits = 0;
     END;
     CREATE INDEX items_feed_recent ON items(feed_id, id);
+    CREATE INDEX items_story_feed ON items(story_id, feed_id);
+    DROP INDEX items_story;
     CREATE INDEX subscriptions_topic ON subscriptions(topic);
     """,
 ]

@@ -75,13 +75,16 @@ async def test_the_poll_path_reads_every_growing_table_through_an_index(
     await poll_feed(ctx, feeds[1], ids[broken])  # a failure
     assert (await poll_feed(ctx, feeds[0], ids[url])).status == "not_modified"
     items.append({"title": "Peskov said thing 3", "link": "https://n.example/3", "guid": "g3"})
+    items.append({"title": "Peskov said thing 0, updated", "link": "https://n.example/0", "guid": "g4"})  # joins its story
     server.set("/f", body=rss(items), etag='"v2"')
-    changed = await poll_feed(ctx, feeds[0], ids[url])  # known items skipped, one new
+    changed = await poll_feed(ctx, feeds[0], ids[url])  # known items skipped, two new
     await ctx.db.run(claim_hits, datetime(2025, 1, 2, tzinfo=UTC))
-    assert len(first.hits) == 3 and changed.new_items == 1 and len(changed.hits) == 1
+    assert len(first.hits) == 3 and changed.new_items == 2 and len(changed.hits) == 1
 
     assert full_scans(fresh_db, statements) == {}
-    assert "stories_hit_seen" in plan_of(fresh_db, statements, "s.has_hits = 1")
+    candidates = plan_of(fresh_db, statements, "s.has_hits = 1")
+    assert "stories_hit_seen" in candidates and "items_story_feed (story_id=? AND feed_id=?)" in candidates
+    assert "items_story_feed (story_id=? AND feed_id=?)" in plan_of(fresh_db, statements, "FROM items WHERE story_id =")
     assert "items_feed_recent" in plan_of(fresh_db, statements, "ORDER BY id DESC LIMIT")
     assert "subscriptions_topic" in plan_of(fresh_db, statements, "FROM subscriptions sub")
 
