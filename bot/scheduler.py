@@ -8,6 +8,7 @@ after the current poll has finished, and a guard set refuses overlaps.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -87,6 +88,9 @@ class FeedScheduler:
             outcome = await poll_feed(self.ctx, feed, feed_id)
             when = outcome.next_poll_at
             await self.on_outcome(outcome)
+        except asyncio.CancelledError:  # the bot is stopping mid-poll: the next start polls the feed again
+            log.info("poll stopped by shutdown feed=%s url=%s", feed.name, feed.url)
+            return
         except Exception:  # the job's top level: a bug in one poll must not stop this feed for good
             log.exception("poll job crashed feed=%s url=%s; next try at %s", feed.name, feed.url, when)
         finally:

@@ -77,6 +77,7 @@ class FeedServer:
         self._started.set()
         self._loop.run_forever()
         self._loop.run_until_complete(runner.cleanup())
+        self._loop.close()  # here, in its own thread: left to the garbage collector it fails at exit
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         key = request.path_qs if request.path_qs in self.routes else request.path

@@ -25,8 +25,10 @@ import pytest
 import wcwidth
 
 from bot.wording import count, duration_words
+from tests.botapi import BotAPI
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
+from tests.procs import start_bot, stop_bot
 from tests.test_cli import run_cli, with_interval, write_config
 
 
@@ -365,3 +367,32 @@ def test_a_refused_config_notice_names_the_files_own_name(server: FeedServer, tm
     finally:
         stop(proc)
     assert "⚠️ cfg.yaml was not applied: cfg.yaml:" in out.text and "feeds.yaml" not in out.text
+
+
+def test_run_with_a_token_says_alerts_go_to_telegram_as_the_bot(server: FeedServer, botapi: BotAPI, tmp_path: Path) -> None:
+    url = server.set("/a.xml", body=rss([]))
+    proc = start_bot(write_config(tmp_path / "feeds.yaml", [("Alpha", url)]), tmp_path / "nw.db", botapi)
+    try:
+        assert botapi.wait_for(lambda: botapi.state.commands, 30), "setMyCommands never called"
+    finally:
+        err = stop_bot(proc)
+    assert "INFO bot.app: alerts go to Telegram as @newswatch_test_bot\n" in err
+    assert "alerts go to the console" not in err
+
+
+def test_stopping_run_mid_poll_prints_no_traceback(server: FeedServer, tmp_path: Path) -> None:
+    gate = threading.Event()
+    url = server.set("/slow.xml", body=rss([{"title": "Peskov", "guid": "1", "link": "https://s.example/1"}]), gate=gate)
+    proc, _, err = start_run(with_interval(write_config(tmp_path / "feeds.yaml", [("Slow", url)])), tmp_path / "nw.db")
+    try:
+        err.wait_for(lambda t: "alerts go to the console" in t)
+        deadline = time.monotonic() + 10
+        while server.hits["/slow.xml"] == 0 and time.monotonic() < deadline:  # the poll is waiting for its answer
+            time.sleep(0.02)
+        assert server.hits["/slow.xml"] == 1
+        stop(proc)
+    finally:
+        gate.set()
+    err.wait_for(lambda t: "INFO bot.app: stopped" in t)
+    assert "Traceback" not in err.text and "ERROR" not in err.text
+    assert "INFO bot.scheduler: poll stopped by shutdown feed=Slow" in err.text
