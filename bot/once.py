@@ -12,35 +12,33 @@ import asyncio
 import contextlib
 import json
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Config, Settings
-from bot.delivery.table import HitTable
 from bot.models import Hit
 from bot.pipeline import poll_feed
 from bot.runtime import Runtime, open_runtime
-from bot.terminal import ProgressLine, clearing_logs, terminal_columns
 from bot.wording import count
 from storage.db import utcnow
 from storage.feeds import list_feed_states
 from storage.reporting import claim_hits
 from storage.schedule_owner import schedule_held_elsewhere
 
+if TYPE_CHECKING:  # imported where used: --json without a terminal never loads wcwidth
+    from bot.delivery.table import HitTable
+    from bot.terminal import ProgressLine
+
 
 class HitPrinter:
     """Prints hits (JSON lines, or a table for people), each claimed in the transaction that prints it."""
 
-    def __init__(self, rt: Runtime, out: TextIO, as_json: bool, progress: ProgressLine | None = None) -> None:
-        self.rt, self.out, self.as_json, self.progress = rt, out, as_json, progress
-        config = rt.config
-        self.table = HitTable.for_config(
-            (t.id for t in config.topics), (f.name for f in config.feeds), config.timezone, terminal_columns(out)
-        )
+    def __init__(self, rt: Runtime, out: TextIO, table: HitTable | None, progress: ProgressLine | None = None) -> None:
+        self.rt, self.out, self.table, self.progress = rt, out, table, progress  # no table: JSON lines
         self.count = 0
 
     def show(self, hits: list[Hit]) -> None:
         """Write and flush claimed hits (called inside the claiming transaction)."""
-        if self.as_json:
+        if self.table is None:
             lines = [json.dumps(h.to_json_dict(), ensure_ascii=False) for h in hits]
         else:
             lines = ([self.table.header()] if self.count == 0 else []) + self.table.rows(hits, utcnow())
@@ -72,11 +70,33 @@ async def run_once(
     """Poll every enabled feed once, print the new hits; return the number of feeds that failed."""
     async with open_runtime(settings, config) as rt:
         rt.ctx.owns_schedule = not schedule_held_elsewhere(settings.db_path)  # beside a running bot: not ours
-        line = ProgressLine(err, terminal_columns(err)) if progress else None
-        printer = HitPrinter(rt, out, as_json, line)
-        with clearing_logs(line) if line is not None else contextlib.nullcontext():
+        printer = HitPrinter(rt, out, None if as_json else _table(config, out), _progress_line(err) if progress else None)
+        with _clearing_logs(printer.progress):
             await printer.report_pending()
-            return await _poll_all(rt, printer, err, line)
+            return await _poll_all(rt, printer, err, printer.progress)
+
+
+def _table(config: Config, out: TextIO) -> HitTable:
+    from bot.delivery.table import HitTable
+    from bot.terminal import terminal_columns
+
+    return HitTable.for_config(
+        (t.id for t in config.topics), (f.name for f in config.feeds), config.timezone, terminal_columns(out)
+    )
+
+
+def _progress_line(err: TextIO) -> ProgressLine:
+    from bot.terminal import ProgressLine, terminal_columns
+
+    return ProgressLine(err, terminal_columns(err))
+
+
+def _clearing_logs(line: ProgressLine | None) -> contextlib.AbstractContextManager[None]:
+    if line is None:
+        return contextlib.nullcontext()
+    from bot.terminal import clearing_logs
+
+    return clearing_logs(line)
 
 
 async def _poll_all(rt: Runtime, printer: HitPrinter, err: TextIO, line: ProgressLine | None) -> int:
