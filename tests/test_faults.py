@@ -66,7 +66,8 @@ def serve_round(server: FeedServer, rnd: int, per_feed: int) -> set[str]:
             for i in range(per_feed):
                 words = " ".join(f"f{f}r{r}i{i}w{j}" for j in range(8))  # no two items alike: a story each
                 items.append({"title": f"Peskov {words}", "guid": f"{f}-{r}-{i}", "link": f"https://k.example/{f}/{r}/{i}"})
-        server.set(f"/f{f}.xml", body=rss(items, title=f"Feed {f}"))
+        # each answer takes 0.1 s (4 at once per host): a poll lasts about a second, so the kills land mid-poll
+        server.set(f"/f{f}.xml", body=rss(items, title=f"Feed {f}"), delay=0.1)
         titles |= {it["title"] for it in items}
     return titles
 
