@@ -40,6 +40,24 @@ from storage.subscribers import deactivate_subscriber, due_digest_chats, get_sub
 
 log = logging.getLogger(__name__)
 
+
+async def drain_loop(
+    what: str, drain: Callable[[], Awaitable[int]], wake: asyncio.Event, stop: asyncio.Event, idle_s: float
+) -> None:
+    """Call `drain` whenever `wake` is set, and every `idle_s` for retries that became due, until `stop`;
+    a failing drain is logged and tried again, never ends the loop."""
+    while not stop.is_set():
+        try:
+            await drain()
+        except Exception:
+            log.exception("%s: drain failed; retrying", what)
+        wake.clear()
+        waiter, stopper = asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())
+        await asyncio.wait({waiter, stopper}, timeout=idle_s, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        stopper.cancel()
+
+
 Notify = Callable[[str], Awaitable[None]]
 
 
@@ -108,17 +126,7 @@ class Outbox:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain whenever woken, and every `idle_check_s` for retries that became due, until `stop`."""
-        while not stop.is_set():
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("outbox: drain failed; retrying")
-            self._wake.clear()
-            waiter = asyncio.ensure_future(self._wake.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=self.policy.idle_check_s, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
+        await drain_loop("outbox", self.drain, self._wake, stop, self.policy.idle_check_s)
 
     async def drain(self) -> int:
         """Send every alert that is due; return the number of messages sent."""

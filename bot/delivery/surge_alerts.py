@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from bot.delivery.outbox import OutboxPolicy
+from bot.delivery.outbox import OutboxPolicy, drain_loop
 from bot.delivery.render import html_to_plain
 from bot.errors import BadMarkup, ChatGone, ChatMoved, FloodWait, SendError
 from bot.trends.service import draw
@@ -78,16 +78,7 @@ class SurgeAlerts:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain when woken, and every `idle_check_s` for retries that became due, until `stop`."""
-        while not stop.is_set():
-            try:
-                await self.drain()
-            except Exception:
-                log.exception("surge alerts: drain failed; retrying")
-            self._wake.clear()
-            waiter, stopper = asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=self.policy.idle_check_s, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
+        await drain_loop("surge alerts", self.drain, self._wake, stop, self.policy.idle_check_s)
 
     async def drain(self) -> int:
         """Send every surge alert that is due, one at a time; return how many were accepted."""
