@@ -114,6 +114,11 @@ def test_a_burst_shows_ten_and_keeps_the_rest_in_order() -> None:
     assert render_burst(items[:10], NAMES, "UTC", NOW)[1] is None
 
 
+def test_a_digest_of_one_story_says_one_story() -> None:
+    (part,) = render_digest([delivery(0, "Rutte story")], NAMES, "Europe/Paris", NOW, ids=[1])
+    assert part.text.startswith("📰 <b>Digest</b> · today 18:00 (Paris time) · 1 story\n")
+
+
 def test_a_digest_orders_topics_by_size_and_stories_by_outlets_and_keeps_the_rest() -> None:
     items = [delivery(i, f"Rutte story {i} 📰") for i in range(30)]
     items += [delivery(40, "Песков ответил", topic="peskov", also=("ТАСС", "РИА"))]

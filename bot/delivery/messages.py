@@ -23,6 +23,7 @@ from typing import Protocol
 
 from bot.dates import format_short, format_when, zone_label
 from bot.delivery.render import MAX_MESSAGE, esc, shorten, utf16_len
+from bot.wording import count
 
 SHOWN_ALSO = 2  # other outlets named before "+N"
 MORE_BUTTON = "more:"  # "more:<story list id>": a "+N more" button, opens the list's first page
@@ -182,7 +183,7 @@ def render_digest(
     for key, d in zip(keys, items, strict=True):
         by_topic.setdefault(d.topic, []).append((key, d))
     rank = {name: i for i, name in enumerate(order_names(list(by_topic), topic_names))}
-    header = f"📰 <b>Digest</b> · {format_when(now, now, timezone)} ({zone_label(timezone)}) · {len(items)} stories"
+    header = f"📰 <b>Digest</b> · {format_when(now, now, timezone)} ({zone_label(timezone)}) · {count(len(items), 'story')}"
     blocks: list[_Block] = []
     for topic in sorted(by_topic, key=lambda t: (-len(by_topic[t]), rank[topic_names.get(t, t)])):
         group = sorted(by_topic[topic], key=lambda kd: (-kd[1].n_feeds, kd[0]))
