@@ -10,6 +10,7 @@ used from a single worker thread (`AsyncDB`, storage/asyncdb.py), so writes neve
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -271,7 +272,7 @@ def open_database(path: Path | str) -> sqlite_utils.Database:
     try:
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, factory=TransactionConnection)
         db = sqlite_utils.Database(conn)
-        db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(conn)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         migrate(db, str(path))
@@ -283,6 +284,21 @@ def open_database(path: Path | str) -> sqlite_utils.Database:
             raise
         raise storage_error(e, path) or StorageError(f"storage: cannot open {path}: {e}") from e
     return db
+
+
+def _use_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch the file to WAL. SQLite answers "database is locked" at once, without its busy handler,
+    when another process is switching or migrating a fresh file at that moment: wait for it as the
+    busy timeout would, then see the mode it left."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def migrate(db: sqlite_utils.Database, path: str = "") -> int:
