@@ -8,6 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -94,3 +97,22 @@ def kill_session(sid: int) -> dict[int, str]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return left
+
+
+class Lines:
+    """Collects a stream of a process from a thread."""
+
+    def __init__(self, stream: object) -> None:
+        self.text = ""
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: object) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            self.text += line
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate(self.text):
+            assert time.monotonic() < deadline, f"not seen in time; output so far:\n{self.text}"
+            time.sleep(0.05)

@@ -3,37 +3,13 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from bot.config import load_config
 from bot.opml import parse_opml
 from tests.feedserver import FeedServer, rss
+from tests.procs import Lines
 from tests.test_cli import run_cli, start_run, with_interval, write_config
-
-
-class Output:
-    """Collects a process's stdout lines from a thread."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.text = ""
-        assert proc.stdout is not None
-        stream = proc.stdout
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            self.text += line
-
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self.text):
-            assert time.monotonic() < deadline, f"not seen in time; output so far:\n{self.text}"
-            time.sleep(0.05)
 
 
 def test_run_applies_feeds_yaml_edits_and_refuses_a_broken_file(server: FeedServer, tmp_path: Path) -> None:
@@ -41,7 +17,7 @@ def test_run_applies_feeds_yaml_edits_and_refuses_a_broken_file(server: FeedServ
     b = server.set("/b.xml", body=rss([{"title": "Rutte in Kyiv", "guid": "1", "link": "https://l.example/2"}]))
     cfg = with_interval(write_config(tmp_path / "feeds.yaml", [("Alpha", a)]))
     proc = start_run(cfg, tmp_path / "nw.db")
-    out = Output(proc)
+    out = Lines(proc.stdout)
     try:
         out.wait_for(lambda t: "Peskov on talks" in t)
         with_interval(write_config(cfg, [("Alpha", a), ("Beta", b)]))  # a new feed, by hand

@@ -14,7 +14,6 @@ import sys
 import termios
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -28,27 +27,8 @@ from bot.wording import count, duration_words
 from tests.botapi import BotAPI
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
-from tests.procs import start_bot, stop_bot
+from tests.procs import Lines, start_bot, stop_bot
 from tests.test_cli import run_cli, with_interval, write_config
-
-
-class Lines:
-    """Collects a stream of a process from a thread."""
-
-    def __init__(self, stream: object) -> None:
-        self.text = ""
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: object) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            self.text += line
-
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate(self.text):
-            assert time.monotonic() < deadline, f"not seen in time; output so far:\n{self.text}"
-            time.sleep(0.05)
 
 
 def start_run(cfg: Path, db: Path, **env_extra: str) -> tuple[subprocess.Popen[str], Lines, Lines]:
