@@ -48,6 +48,7 @@ LEAD_WORDS = 40
 QUERY_TERM_WEIGHT = 0.2
 SAME_FEED_FACTOR = 0.5
 HALF_LIFE_H = 48.0
+LANGUAGE_CHARS = 2000
 MAX_STORY_TERMS = 120  # a story keeps its most frequent terms; the rest weigh too little to matter
 PRIOR_DOCS = 50
 MIN_SHARED = 2  # one shared word besides the topic's is no evidence of one event  # a young store: rarity is judged as if this many unrelated items had been seen
@@ -67,6 +68,7 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[^\W_]+")
+_DIGIT = re.compile(r"\d")
 
 
 def number_value(digits: str, scale: str | None) -> str:
@@ -99,18 +101,34 @@ def _numbers(text: str) -> tuple[str, list[str]]:
 
 
 def _terms(text: str, limit: int | None = None) -> list[tuple[str, float]]:
-    """Lemma terms and number terms of a text (the first `limit` words), each with its weight."""
-    rest, numbers = _numbers(unicodedata.normalize("NFKC", text))
+    """Lemma terms and number terms of a text (of its first `limit` words), each with its weight."""
+    text = unicodedata.normalize("NFKC", text if limit is None else _first_words(text, limit))
+    rest, numbers = _numbers(text) if _DIGIT.search(text) else (text, [])
     raw = _WORD.findall(split_scripts(rest))[:limit]
     out = [(n, 1.0) for n in numbers]
-    for i, (tok, word) in enumerate(zip(raw, words(" ".join(raw)), strict=False)):
-        if word.isdigit() or len(word) < (2 if is_hangul(word) else 3):
-            continue
-        term = lemma(word, proper=i > 0 and tok[:1].isupper())
-        pairs = _hangul_bigrams(term)
-        weight = 1.0 / math.sqrt(len(pairs))  # a word's pairs weigh together as much as one word
-        out.extend((pair, weight) for pair in pairs)
+    for i, tok in enumerate(raw):
+        out.extend(_token_terms(tok, i > 0 and tok[:1].isupper()))
     return out
+
+
+def _first_words(text: str, limit: int) -> str:
+    """The text up to the end of its `limit`-th word: a long text is read no further than its lead."""
+    for n, m in enumerate(_WORD.finditer(text), 1):
+        if n == limit:
+            return text[: m.end()]
+    return text
+
+
+@lru_cache(maxsize=200_000)
+def _token_terms(tok: str, proper: bool) -> tuple[tuple[str, float], ...]:
+    """The terms of one word as written (a name's lemma when `proper`): none for a number or a word
+    too short to tell anything, a Korean compound's syllable pairs weighing together as one word."""
+    word = tok.casefold().replace("ё", "е")
+    if word.isdigit() or len(word) < (2 if is_hangul(word) else 3):
+        return ()
+    pairs = _hangul_bigrams(lemma(word, proper=proper))
+    weight = 1.0 / math.sqrt(len(pairs))
+    return tuple((pair, weight) for pair in pairs)
 
 
 def _hangul_bigrams(term: str) -> list[str]:
@@ -180,7 +198,13 @@ def topic_query_keys(topics: Iterable[Topic]) -> dict[str, frozenset[str]]:
 
 
 def _is_query_term(term: str, query_keys: frozenset[str]) -> bool:
-    return term in query_keys or any(k[-1] == "*" and term.startswith(k[:-1]) for k in query_keys)
+    return term in query_keys or term.startswith(_prefixes(query_keys))
+
+
+@lru_cache(maxsize=1024)
+def _prefixes(query_keys: frozenset[str]) -> tuple[str, ...]:
+    """The prefix* keys of a set of query keys, without their "*" (cached per set: every item asks)."""
+    return tuple(k[:-1] for k in query_keys if k.endswith("*"))
 
 
 Idf = Callable[[str], float]
@@ -271,7 +295,8 @@ def _word_language(word: str) -> str:
 
 def item_language(title: str, text: str) -> str:
     """The language most of an item's telling words belong to (ko, uk, ru, en, fr), or ""."""
-    votes = Counter(lang for w in words(f"{title} {text}")[:80] if (lang := _word_language(w)))
+    head = f"{title} {text[:LANGUAGE_CHARS]}"  # the words voting are the first 80: no need to read them all
+    votes = Counter(lang for w in words(head)[:80] if (lang := _word_language(w)))
     cyrillic = votes["uk"] + votes["ru"] + votes["cyrillic"]
     if cyrillic and cyrillic >= votes["en"] + votes["fr"]:
         return "uk" if votes["uk"] > votes["ru"] else "ru"

@@ -42,8 +42,13 @@ def fold(word: str) -> str:
 _SCRIPT_CHANGE = re.compile(r"(?<=[\u4e00-\u9fffA-Za-z])(?=[\uac00-\ud7a3])|(?<=[\uac00-\ud7a3])(?=[\u4e00-\u9fffA-Za-z])")
 
 
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
 def split_scripts(text: str) -> str:
     """The text with a space where Hangul meets Hanja or Latin letters (KTX와 -> KTX 와)."""
+    if not _HANGUL.search(text):  # one pass in C instead of lookbehinds at every position
+        return text
     return _SCRIPT_CHANGE.sub(" ", text)
 
 
