@@ -2,9 +2,10 @@
 score the stories against the events people labelled (BCubed precision, recall and F1).
 
 Sets: ../shared/corpus/stories/events.tsv (read in place, English and Russian),
-tests/data/stories_fr_uk_ko.tsv (French, Ukrainian, Korean) and tests/data/stories_ko_en_2025.tsv
-(two days of Korean and English headlines, with events reported in both languages), all with the
-columns item_id, event_id, lang, outlet, published, title, lead, url, source.
+tests/data/stories_fr_uk_ko.tsv (French, Ukrainian, Korean), tests/data/stories_ko_en_2025.tsv
+(two days of Korean and English headlines, with events reported in both languages) and
+tests/data/stories_pages.tsv (stored news pages in five languages, 2024-2026), all with the columns
+item_id, event_id, lang, outlet, published, title, lead, url, source.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED_EVENTS = ROOT.parent / "shared" / "corpus" / "stories" / "events.tsv"
 OWN_EVENTS = Path(__file__).parent / "data" / "stories_fr_uk_ko.tsv"
 HEADLINE_DAY = Path(__file__).parent / "data" / "stories_ko_en_2025.tsv"
+PAGES = Path(__file__).parent / "data" / "stories_pages.tsv"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,20 @@ def load_reports(path: Path) -> list[Report]:
         Report(r["item_id"], r["event_id"], r["lang"], r["outlet"], parse_when(r["published"]), r["title"], r["lead"], r["url"])
         for r in rows
     ]
+
+
+def present_sets() -> list[Path]:
+    """The labelled story sets: the project's own, and the shared one where ../shared is beside it."""
+    own = [OWN_EVENTS, HEADLINE_DAY, PAGES]
+    return [*own, SHARED_EVENTS] if SHARED_EVENTS.exists() else own
+
+
+def widely_reported(reports: Iterable[Report], min_outlets: int = 3) -> set[str]:
+    """Events reported by at least `min_outlets` distinct outlets (in any language)."""
+    outlets: dict[str, set[str]] = defaultdict(set)
+    for r in reports:
+        outlets[r.event].add(r.outlet)
+    return {event for event, names in outlets.items() if len(names) >= min_outlets}
 
 
 def cluster(reports: Sequence[Report], threshold: float = clustering.THRESHOLD) -> dict[str, int]:

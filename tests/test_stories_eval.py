@@ -2,8 +2,9 @@
 
 Stories: ../shared/corpus/stories/events.tsv (English and Russian, read in place; skipped where
 ../shared is absent), tests/data/stories_fr_uk_ko.tsv (French, Ukrainian, Korean; provenance in
-stories_fr_uk_ko.md) and tests/data/stories_ko_en_2025.tsv (two days of Korean and English headlines;
-provenance in stories_ko_en_2025.md). Topics: tests/data/topic_items.tsv (five languages; provenance in
+stories_fr_uk_ko.md), tests/data/stories_ko_en_2025.tsv (two days of Korean and English headlines;
+provenance in stories_ko_en_2025.md) and tests/data/stories_pages.tsv (stored news pages in five
+languages; provenance in stories_pages.md). Topics: tests/data/topic_items.tsv (five languages; provenance in
 topic_items.md). The floors are the measured figures rounded down, so a change that loses
 precision or recall fails here; `pytest -s` prints the figures.
 """
@@ -55,8 +56,34 @@ def test_stories_are_events_on_two_days_of_headlines(lang: str) -> None:
     assert precision >= floor_p and f1 >= floor_f1
 
 
+# language -> (BCubed precision floor, F1 floor) on stored news pages: leads without titles, dates without times
+PAGE_FLOORS = {"fr": (0.99, 0.60), "ko": (0.99, 0.81), "ru": (0.99, 0.79), "uk": (0.99, 0.71)}
+
+
+@pytest.mark.parametrize("lang", sorted(PAGE_FLOORS))
+def test_stories_are_events_on_stored_news_pages(lang: str) -> None:
+    reports = [r for r in storyeval.load_reports(storyeval.PAGES) if r.lang == lang]
+    precision, recall, f1 = storyeval.bcubed(reports, storyeval.cluster(reports))
+    print(f"pages {lang}: {len(reports)} items, BCubed precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}")
+    floor_p, floor_f1 = PAGE_FLOORS[lang]
+    assert precision >= floor_p and f1 >= floor_f1
+
+
+def test_sixty_events_are_reported_by_three_outlets_or_more() -> None:
+    """Across the sets present (the shared one only where ../shared is beside the checkout)."""
+    counts = {path.name: len(storyeval.widely_reported(storyeval.load_reports(path))) for path in storyeval.present_sets()}
+    print(f"events with 3+ outlets: {counts}, {sum(counts.values())} in all")
+    assert counts["stories_pages.tsv"] >= 12 and counts["stories_ko_en_2025.tsv"] >= 13
+    if storyeval.SHARED_EVENTS.exists():
+        assert sum(counts.values()) >= 60
+
+
 def test_reports_in_different_languages_stay_apart() -> None:
-    reports = storyeval.load_reports(storyeval.OWN_EVENTS) + storyeval.load_reports(storyeval.HEADLINE_DAY)
+    reports = (
+        storyeval.load_reports(storyeval.OWN_EVENTS)
+        + storyeval.load_reports(storyeval.HEADLINE_DAY)
+        + storyeval.load_reports(storyeval.PAGES)
+    )
     if storyeval.SHARED_EVENTS.exists():
         reports += storyeval.load_reports(storyeval.SHARED_EVENTS)
     assigned = storyeval.cluster(reports)
@@ -84,9 +111,12 @@ def test_the_story_sets_are_real_and_varied() -> None:
     assert {r.lang for r in own} == {"fr", "uk", "ko"}
     day = storyeval.load_reports(storyeval.HEADLINE_DAY)
     assert {r.lang for r in day} == {"en", "ko"}
-    for reports in (own, day):
-        assert all(r.title and r.event for r in reports)
+    pages = storyeval.load_reports(storyeval.PAGES)
+    assert {r.lang for r in pages} == {"en", "fr", "ru", "uk", "ko"}
+    for reports in (own, day, pages):
+        assert all((r.title or r.lead) and r.event and r.url for r in reports)
         assert len({r.item_id for r in reports}) == len(reports)
+        assert len({r.url for r in reports}) == len(reports)
     langs_of: dict[str, set[str]] = {}
     outlets_of: dict[str, set[str]] = {}
     for r in day:
