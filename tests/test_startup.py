@@ -1,4 +1,5 @@
-"""`once` and `check` start with only the code they use: no Telegram, scheduler or admin code."""
+"""`once` and `check` start with only the code they use: no Telegram, scheduler or admin code, and no numpy
+(sqlite-utils would import it when installed)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,19 @@ import pytest
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
 
-HEAVY = ("telegram", "apscheduler", "bot.admin", "bot.app", "bot.telegram", "httpx")
+HEAVY = ("telegram", "apscheduler", "bot.admin", "bot.app", "bot.telegram", "httpx", "numpy", "pandas")
 
 PROBE = """
 import json, sys
 from bot.__main__ import main
 code = main(sys.argv[1:])
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"telegram", "apscheduler", "httpx"} or m.startswith(("bot.admin", "bot.app", "bot.telegram")))
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"telegram", "apscheduler", "httpx", "numpy", "pandas"} or m.startswith(("bot.admin", "bot.app", "bot.telegram")))
 print(json.dumps({"code": code, "heavy": heavy}))
 """
 
 
 @pytest.mark.parametrize("command", [["check"], ["once", "--json"]])
-def test_once_and_check_import_no_telegram_scheduler_or_admin_code(
+def test_once_and_check_import_no_telegram_scheduler_admin_code_or_numpy(
     command: list[str], tmp_path: Path, server: FeedServer
 ) -> None:
     url = server.set("/f", body=rss([{"title": "Peskov spoke", "link": "https://n.example/1"}]))
