@@ -98,7 +98,10 @@ class LiveConfig(FileConfig):
         old, rt = self.rt.config, self.rt
         ids = await rt.ctx.db.run(sync_feeds, config.feeds)
         if config.topics != old.topics:
-            parser, rt.ctx.parser = rt.ctx.parser, ParserPool(rt.settings.parse_workers, config.topics, rt.ctx.parser.watches)
+            parser, rt.ctx.parser = (
+                rt.ctx.parser,
+                ParserPool(rt.settings.parse_workers, config.topics, rt.ctx.parser.watches, rt.ctx.parser.forms),
+            )
             await asyncio.to_thread(parser.close, cancel_pending=False)  # parses under way finish first
         rt.config, rt.feed_ids = config, ids
         rt.ctx.max_age_s = config.max_age_s

@@ -60,6 +60,7 @@ class ParsedFeed:
     older_cursor: str | None = None  # channel pages: the `before` id of the next older page
     matches: dict[str, list[Match]] = field(default_factory=dict)  # item key -> topics it matched
     terms: dict[str, tuple[str, str]] = field(default_factory=dict)  # item key -> (clustering terms, language)
+    word_forms: tuple[str, dict[str, str]] | None = None  # (generation, word -> analysis) made from the dictionaries
 
 
 @dataclass(frozen=True)

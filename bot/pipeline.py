@@ -22,6 +22,7 @@ from bot.sources.tchannel import older_page_cursor
 from storage.db import AsyncDB, utcnow
 from storage.feeds import FeedState, get_feed_state, record_error, record_not_modified
 from storage.items import PollUpdate, known_items, newest_post_number, store_parsed
+from storage.wordforms import save_word_forms
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int, state: Fee
     # page is read whole, its posts decide how far back to page).
     known = await ctx.db.run(known_items, feed_id) if feed.kind == "rss" and state.last_ok_at is not None else None
     try:
-        parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name, known)
+        parsed = await _parse(ctx, feed, res, known)
     except ParseError as e:
         return await _record_failure(ctx, feed, feed_id, state.error_count, str(e), res.status, None)
     if feed.kind == "telegram":
@@ -93,6 +94,14 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int, state: Fee
     outcome = await _store(ctx, feed, feed_id, res, parsed, body_hash, first_read=state.last_ok_at is None)
     outcome.errors_before = state.error_count
     return outcome
+
+
+async def _parse(ctx: PollContext, feed: FeedConfig, res: FetchResult, known: dict[str, str] | None = None) -> ParsedFeed:
+    """Parse and match a body in the pool; keep the word forms the pool analysed from its dictionaries."""
+    parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name, known)
+    if parsed.word_forms:
+        await ctx.db.write(save_word_forms, *parsed.word_forms)
+    return parsed
 
 
 async def _catch_up(ctx: PollContext, feed: FeedConfig, feed_id: int, page: ParsedFeed) -> ParsedFeed:
@@ -105,7 +114,7 @@ async def _catch_up(ctx: PollContext, feed: FeedConfig, feed_id: int, page: Pars
         await asyncio.sleep(ctx.page_pause_s)
         try:
             res = await ctx.fetcher.fetch(f"{base}?before={cursor}")
-            older = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name)
+            older = await _parse(ctx, feed, res)
         except (FetchError, ParseError) as e:
             return ParsedFeed(
                 items, page.title, f"tchannel: catch-up stopped at before={cursor}: {e}", matches=matches, terms=terms

@@ -14,6 +14,7 @@ from bot.sources.parsing import ParserPool
 from storage.db import AsyncDB, open_database
 from storage.feeds import sync_feeds
 from storage.watches import WatchChanges
+from storage.wordforms import WordForms
 
 
 @dataclass
@@ -40,7 +41,8 @@ async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runt
             allow_private=settings.allow_private_urls,
         ) as fetcher:
             watches = WatchChanges(settings.db_path)  # the parse workers follow the watches table
-            parser = ParserPool(settings.parse_workers, config.topics, watches)
+            forms = WordForms(settings.db_path)  # and read the word forms analysed before
+            parser = ParserPool(settings.parse_workers, config.topics, watches, forms)
             ctx = PollContext(adb, fetcher, parser, settings.max_backoff_s)
             ctx.max_age_s = config.max_age_s
             try:
@@ -48,6 +50,7 @@ async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runt
             finally:
                 ctx.parser.close()  # the pool in use now: a reload may have replaced the first one
                 watches.close()
+                forms.close()
     finally:
         adb.close()
 

@@ -237,6 +237,10 @@ MIGRATIONS: list[str] = [
     DROP INDEX items_story;
     CREATE INDEX subscriptions_topic ON subscriptions(topic);
     """,
+    # 9: word forms analysed from the lemma dictionaries (storage.wordforms), by dictionary generation
+    """
+    CREATE TABLE word_forms (word TEXT PRIMARY KEY, analysis TEXT NOT NULL, generation TEXT NOT NULL) WITHOUT ROWID;
+    """,
 ]
 
 

@@ -16,17 +16,15 @@ as already reported: they belong to their chat, never to the console or `once --
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from bot.models import Watch, watch_id_of, watch_key
 from storage.db import chunks, from_iso, iso
+from storage.readonly import ReadConnection
 
 
 def _watch(row: Sequence[Any]) -> Watch:
@@ -177,37 +175,12 @@ def record_watch_hit(
     return True
 
 
-class WatchChanges:
-    """The watches table as a change feed for parse workers (picklable: it carries only the path and
-    opens its own read-only connection in the process and thread that first uses it)."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, object]:
-        return {"path": self.path}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__init__(str(state["path"]))  # type: ignore[misc]
+class WatchChanges(ReadConnection):
+    """The watches table as a change feed for parse workers (`ReadConnection`: picklable)."""
 
     def changes_since(self, version: int) -> tuple[int, list[tuple[int, str | None]]]:
         """(newest version, [(watch id, query or None when removed)]) of the rows written after `version`."""
-        with self._lock:
-            if self._conn is None:
-                uri = f"{Path(self.path).absolute().as_uri()}?mode=ro"
-                self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
-            rows = self._conn.execute(
-                "SELECT id, query, removed, version FROM watches WHERE version > ? ORDER BY version", [version]
-            ).fetchall()
+        rows = self.read("SELECT id, query, removed, version FROM watches WHERE version > ? ORDER BY version", [version])
         if not rows:
             return version, []
         return int(rows[-1][3]), [(int(r[0]), None if r[2] else str(r[1])) for r in rows]
-
-    def close(self) -> None:
-        """Close the read connection (it reopens on the next use)."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None

@@ -17,12 +17,16 @@ A query word written in a base form is looked up by that form only, so `песк
 lemmas (`военных` -> военный). Words no dictionary knows (surnames, transliterations: Рютте, Peskov)
 fall back to guarded ending rules on both sides: up to 3 letters of case endings (Cyrillic) or s/es
 (Latin), leaving a stem of at least 4 letters, so Песковский stays apart from Песков and northern from
-north. Every result is cached per word form: after warm-up a word costs one dict lookup.
+north. Every result is cached per word form: after warm-up a word costs one dict lookup. The analyses
+are also kept in SQLite (storage.wordforms) and handed to the next process (`remember`), so a poll
+that meets only words seen before loads no dictionary at all (they cost about 1.1 s and 100 MB to load).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from bot.matching.normalize import fold, is_cyrillic, is_hangul
@@ -52,35 +56,43 @@ MIN_HANGUL_STEM = 2
 _UK_ONLY = frozenset("іїєґ")
 _RU_ONLY = frozenset("ыэъ")
 LATIN_LANGS = ("en", "fr")
+MAX_KNOWN = 300_000  # word forms held in memory (a long-running process starts over past this)
 
 
-@lru_cache(maxsize=1)
-def _analyzers() -> tuple[Any, Any]:
+@lru_cache(maxsize=2)
+def _analyzer(lang: str) -> Any:
+    """pymorphy3's analyzer for "ru" or "uk", loaded on first use (each takes 20-30 MB)."""
     import pymorphy3
 
-    return pymorphy3.MorphAnalyzer(lang="ru"), pymorphy3.MorphAnalyzer(lang="uk")
+    return pymorphy3.MorphAnalyzer(lang=lang)
 
 
 def _strip(word: str, endings: list[str], min_stem: int) -> list[str]:
     return [word[: -len(e)] for e in endings if word.endswith(e) and len(word) - len(e) >= min_stem]
 
 
-def _cyrillic_lemmas(word: str) -> tuple[list[str], bool]:
-    """(normal forms of the known parses, whether the word is itself one of them)."""
-    ru, uk = _analyzers()
+_PROPER_TAGS = frozenset({"Surn", "Name", "Patr", "Geox", "Orgn"})
+
+
+def _cyrillic_lemmas(word: str) -> tuple[list[str], bool, str]:
+    """(normal forms of the known parses, whether the word is itself one of them, the normal form of
+    the first parse that is a name, place or organisation or "")."""
     letters = set(word)
-    analyzers = [uk] if letters & _UK_ONLY else [ru] if letters & _RU_ONLY else [ru, uk]
+    langs = ["uk"] if letters & _UK_ONLY else ["ru"] if letters & _RU_ONLY else ["ru", "uk"]
     lemmas: list[str] = []
     is_base = False
-    for analyzer in analyzers:
-        for parse in analyzer.parse(word):
+    proper = ""
+    for lang in langs:
+        for parse in _analyzer(lang).parse(word):
             if not parse.is_known:
                 continue
             normal = parse.normal_form.replace("ё", "е")
             if normal not in lemmas:
                 lemmas.append(normal)
             is_base = is_base or normal == word
-    return lemmas, is_base
+            if not proper and parse.tag.grammemes & _PROPER_TAGS:
+                proper = normal
+    return lemmas, is_base, proper
 
 
 def _latin_lemmas(word: str) -> tuple[list[str], bool]:
@@ -97,18 +109,89 @@ def _latin_lemmas(word: str) -> tuple[list[str], bool]:
     return lemmas, is_base
 
 
-def _analyse(word: str) -> tuple[list[str], bool, list[str]]:
-    """(dictionary lemmas, is a base form, fallback stems) of one casefolded word."""
+Analysis = tuple[tuple[str, ...], bool, tuple[str, ...], str]  # lemmas, is a base form, fallback stems, name lemma
+
+
+def needs_dictionary(word: str) -> bool:
+    """Whether a casefolded word's analysis comes from a dictionary (Cyrillic or Latin letters)."""
+    return is_cyrillic(word) or (word.isalpha() and word[0] < "\u0250")
+
+
+def _analyse_now(word: str) -> Analysis:
     if is_hangul(word):
-        return [], False, _strip(word, _HANGUL_PARTICLES, MIN_HANGUL_STEM)
+        return (), False, tuple(_strip(word, _HANGUL_PARTICLES, MIN_HANGUL_STEM)), ""
     if is_cyrillic(word):
-        lemmas, is_base = _cyrillic_lemmas(word)
-        return lemmas, is_base, [] if lemmas else _strip(word, _CYRILLIC_ENDINGS, MIN_STEM)
+        lemmas, is_base, proper = _cyrillic_lemmas(word)
+        return tuple(lemmas), is_base, () if lemmas else tuple(_strip(word, _CYRILLIC_ENDINGS, MIN_STEM)), proper
     if word.isalpha() and word[0] < "\u0250":
-        lemmas, is_base = _latin_lemmas(word)
-        reduced = any(w != word for w in lemmas)
-        return lemmas, is_base, [] if reduced else _strip(word, _LATIN_ENDINGS, MIN_STEM)
-    return [], False, []
+        latin, is_base = _latin_lemmas(word)
+        reduced = any(w != word for w in latin)
+        return tuple(latin), is_base, () if reduced else tuple(_strip(word, _LATIN_ENDINGS, MIN_STEM)), ""
+    return (), False, (), ""
+
+
+_known: dict[str, Analysis] = {}  # every word form analysed or remembered in this process
+_fresh: dict[str, str] = {}  # analysed here from the dictionaries and not yet taken (`take_fresh`)
+
+
+def encode_analysis(a: Analysis) -> str:
+    """An analysis as stored: "lemmas|base|stems|name" (a word is letters and digits only)."""
+    return f"{' '.join(a[0])}|{int(a[1])}|{' '.join(a[2])}|{a[3]}"
+
+
+def decode_analysis(text: str) -> Analysis:
+    """A stored analysis back (`encode_analysis`)."""
+    lemmas, base, stems, proper = text.split("|")
+    return tuple(lemmas.split()), base == "1", tuple(stems.split()), proper
+
+
+_store: Callable[[str], str | None] | None = None
+
+
+def use_store(lookup: Callable[[str], str | None] | None) -> None:
+    """Where analyses kept by earlier processes are read (word -> `encode_analysis` or None): a word
+    found there needs no dictionary."""
+    global _store
+    _store = lookup
+
+
+@lru_cache(maxsize=1)
+def generation() -> str:
+    """What the analyses depend on: these rules (this file) and the versions of the dictionaries."""
+    import hashlib
+    from importlib import metadata
+
+    parts = [Path(__file__).read_bytes()]
+    for dist in ("pymorphy3", "pymorphy3-dicts-ru", "pymorphy3-dicts-uk", "simplemma"):
+        try:
+            parts.append(metadata.version(dist).encode())
+        except metadata.PackageNotFoundError:
+            parts.append(b"-")
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+
+
+def take_fresh() -> dict[str, str]:
+    """The analyses made from the dictionaries since the last call (word -> `encode_analysis`), to store."""
+    global _fresh
+    out, _fresh = _fresh, {}
+    return out
+
+
+def _analyse(word: str) -> Analysis:
+    """(dictionary lemmas, is a base form, fallback stems, a name's lemma) of one casefolded word,
+    remembered per word form: a dictionary is loaded only when a word it knows is first met."""
+    found = _known.get(word)
+    if found is None:
+        if len(_known) >= MAX_KNOWN:
+            _known.clear()
+        stored = _store(word) if _store is not None and needs_dictionary(word) else None
+        if stored is not None:
+            found = _known[word] = decode_analysis(stored)
+        else:
+            found = _known[word] = _analyse_now(word)
+            if needs_dictionary(word):
+                _fresh[word] = encode_analysis(found)
+    return found
 
 
 def _unique(words: list[str]) -> tuple[str, ...]:
@@ -118,39 +201,26 @@ def _unique(words: list[str]) -> tuple[str, ...]:
 @lru_cache(maxsize=200_000)
 def text_keys(word: str) -> tuple[str, ...]:
     """The keys a text word is indexed under: its folded form first, then its lemmas or stems."""
-    lemmas, _, stems = _analyse(word)
+    lemmas, _, stems, _ = _analyse(word)
     return _unique([fold(word)] + [fold(w) for w in lemmas + stems])
 
 
 @lru_cache(maxsize=50_000)
 def query_keys(word: str) -> tuple[str, ...]:
     """The keys a query word is looked up by: the word alone when it is a base form, else its lemmas."""
-    lemmas, is_base, stems = _analyse(word)
+    lemmas, is_base, stems, _ = _analyse(word)
     if is_base:
         return _unique([fold(word)] + [fold(w) for w in stems])
     return _unique([fold(word)] + [fold(w) for w in lemmas + stems])
-
-
-_PROPER_TAGS = frozenset({"Surn", "Name", "Patr", "Geox", "Orgn"})
-
-
-def _proper_lemma(word: str) -> str | None:
-    """The normal form of the first parse that is a name, place or organisation (Cyrillic)."""
-    ru, uk = _analyzers()
-    for analyzer in (uk,) if set(word) & _UK_ONLY else (ru, uk):
-        for parse in analyzer.parse(word):
-            if parse.is_known and parse.tag.grammemes & _PROPER_TAGS:
-                return str(parse.normal_form).replace("ё", "е")
-    return None
 
 
 @lru_cache(maxsize=200_000)
 def lemma(word: str, proper: bool = False) -> str:
     """One key per word for comparing texts: the most likely lemma (a name's, when the word was
     capitalised in the text), else the shortest stem, else the word."""
-    if proper and is_cyrillic(word) and (name := _proper_lemma(word)):
+    lemmas, _, stems, name = _analyse(word)
+    if proper and name:
         return name
-    lemmas, _, stems = _analyse(word)
     if lemmas:
         return fold(lemmas[0])
     return fold(min(stems, key=len)) if stems else fold(word)

@@ -31,9 +31,11 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
+from typing import Protocol
 
 from bot import clustering
 from bot.clustering import StoryRules
+from bot.matching import lemmas
 from bot.matching.matcher import Matcher, index_text
 from bot.matching.watches import WatchIndex, WatchSource
 from bot.models import ParsedFeed, Topic
@@ -53,25 +55,54 @@ def parse_body(kind: str, body: bytes, headers: dict[str, str], url: str) -> Par
     return parse_feed(body, headers, url)
 
 
+class FormSource(Protocol):
+    """Where analysed word forms are kept between processes (storage.wordforms.WordForms)."""
+
+    def analysis(self, word: str, generation: str) -> str | None:
+        """The stored analysis of a word made by this generation of the rules, or None."""
+        ...
+
+
 _matcher: Matcher | None = None
 _watches: WatchIndex | None = None
 _watch_source: WatchSource | None = None
+_forms: FormSource | None = None
 
 
-def _init_worker(topics: tuple[Topic, ...], watches: WatchSource | None = None) -> None:
+def _init_worker(topics: tuple[Topic, ...], watches: WatchSource | None = None, forms: FormSource | None = None) -> None:
     """Compile the topics once per worker (and import the parsers); watches compile on first use."""
-    global _matcher, _watches, _watch_source
+    global _matcher, _watches, _watch_source, _forms
     import bot.sources.rss  # noqa: F401
 
+    _forms = forms
+    lemmas.use_store(_stored_analysis if forms is not None else None)
     _matcher = Matcher(topics)
     _watches, _watch_source = (WatchIndex(), watches) if watches is not None else (None, None)
 
 
-def _start_worker(owner_pid: int, topics: tuple[Topic, ...], watches: WatchSource | None = None) -> None:
+def _start_worker(
+    owner_pid: int, topics: tuple[Topic, ...], watches: WatchSource | None = None, forms: FormSource | None = None
+) -> None:
     """Worker start: ignore Ctrl-C, exit when the owner exits, compile the topics."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_owner, args=(owner_pid,), name="owner-watch", daemon=True).start()
-    _init_worker(topics, watches)
+    _init_worker(topics, watches, forms)
+
+
+def _stored_analysis(word: str) -> str | None:
+    """A word's analysis kept by an earlier process, or None (also when it cannot be read: analysed again)."""
+    if _forms is None:
+        return None
+    try:
+        return _forms.analysis(word, lemmas.generation())
+    except sqlite3.Error as e:
+        log.warning("stored word forms not read (analysed again): %s", e)
+        return None
+
+
+def _fresh_forms() -> tuple[str, dict[str, str]] | None:
+    fresh = lemmas.take_fresh()
+    return (lemmas.generation(), fresh) if fresh and _forms is not None else None
 
 
 def _sync_watches() -> WatchIndex | None:
@@ -132,6 +163,7 @@ def parse_and_match(
         if item.key not in parsed.terms:
             terms = clustering.encode_terms(clustering.item_terms(item.title, item.text))
             parsed.terms[item.key] = (terms, clustering.item_language(item.title, item.text))
+    parsed.word_forms = _fresh_forms()
     return parsed
 
 
@@ -144,12 +176,19 @@ class ParserPool:
     memory for no speed. The owner never loads the dictionaries: the clustering rules get the lemmas
     of the topics' words from a worker (`story_rules`)."""
 
-    def __init__(self, workers: int = 0, topics: tuple[Topic, ...] = (), watches: WatchSource | None = None) -> None:
+    def __init__(
+        self,
+        workers: int = 0,
+        topics: tuple[Topic, ...] = (),
+        watches: WatchSource | None = None,
+        forms: FormSource | None = None,
+    ) -> None:
         cores = os.cpu_count() or 1
         self.workers = workers or max(1, cores - 1)
         self.processes = workers > 1 or (workers == 0 and cores > 1)
         self.topics = topics
         self.watches = watches
+        self.forms = forms
         self._executor: Executor | None = None
         self._rules: asyncio.Future[StoryRules] | None = None
 
@@ -164,10 +203,13 @@ class ParserPool:
             if self.processes:
                 ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
                 self._executor = ProcessPoolExecutor(
-                    self.workers, mp_context=ctx, initializer=_start_worker, initargs=(os.getpid(), self.topics, self.watches)
+                    self.workers,
+                    mp_context=ctx,
+                    initializer=_start_worker,
+                    initargs=(os.getpid(), self.topics, self.watches, self.forms),
                 )
             else:
-                _init_worker(self.topics, self.watches)
+                _init_worker(self.topics, self.watches, self.forms)
                 self._executor = ThreadPoolExecutor(1, thread_name_prefix="parser")
         return self._executor
 
