@@ -39,7 +39,7 @@ class Item:
     published_at: datetime | None = None
     author: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
-    alias: str | None = None  # another key the item may be stored under (bot.sources.rss.tell_apart_shared_keys)
+    alias: str | None = None  # another key the item may be stored under (bot.sources.feeditems.tell_apart_shared_keys)
 
 
 @dataclass(frozen=True)

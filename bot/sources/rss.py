@@ -9,61 +9,31 @@ nothing readable raises ParseError.
 
 from __future__ import annotations
 
-import calendar
 import io
 import json
-import re
-import time
-from collections import Counter
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
-from selectolax.lexbor import LexborHTMLParser
 
 from bot.errors import NotAFeed, ParseError
 from bot.models import Item, ParsedFeed
+from bot.sources.fastrss import parse_fast
+from bot.sources.feeditems import (
+    day_end_if_dateless,
+    detail_text,
+    html_to_text,
+    struct_to_dt,
+    tell_apart_shared_keys,
+    title_from_text,
+)
 from bot.sources.sniff import describe_body
 from bot.stories import content_hash
 
 # feedparser flags these although the feed was read correctly.
 _BENIGN = ThingsNobodyCaresAboutButMe
-_SPACE = re.compile(r"\s+")
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
-TITLE_MAX = 200
-
-
-def html_to_text(html: str) -> str:
-    """Visible text of an HTML fragment, entities decoded, whitespace collapsed."""
-    if not html:
-        return ""
-    if "<" not in html and "&" not in html:
-        return _SPACE.sub(" ", html).strip()
-    tree = LexborHTMLParser(f"<div>{html}</div>")
-    tree.strip_tags(["script", "style", "noscript"])
-    body = tree.body
-    text = body.text(separator=" ") if body is not None else ""
-    return _SPACE.sub(" ", text).strip()
-
-
-def detail_text(value: str, detail: Any) -> str:
-    """A feed string as text by feedparser's type for it: HTML (text/html, xhtml) loses its markup;
-    plain text (an Atom type="text", or an RSS title with no markup feedparser knows) is kept as written."""
-    if detail and "html" not in str(detail.get("type", "html")):
-        return _SPACE.sub(" ", value).strip()
-    return html_to_text(value)
-
-
-def title_from_text(text: str) -> str:
-    """A title for an item that has none: its first line, trimmed at a word."""
-    first = text.strip().split("\n", 1)[0].strip()
-    if len(first) <= TITLE_MAX:
-        return first
-    cut = first[:TITLE_MAX].rsplit(" ", 1)[0]
-    return cut + "…"
 
 
 def is_json_feed(body: bytes, content_type: str = "") -> bool:
@@ -79,6 +49,11 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str = ""
         return parse_json_feed(body, url)
     if url:
         headers.setdefault("content-location", url)
+    return parse_fast(body, headers) or parse_with_feedparser(body, headers, url)
+
+
+def parse_with_feedparser(body: bytes, headers: dict[str, str], url: str = "") -> ParsedFeed:
+    """Parse an RSS, Atom or RDF body with feedparser (headers lower-cased, content-location set)."""
     d = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False)
     note = None
     exc = d.get("bozo_exception")
@@ -95,40 +70,6 @@ def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str = ""
     base = headers.get("content-location") or url
     items, shared = tell_apart_shared_keys([it for it in (_entry_to_item(e, base) for e in d.entries) if it is not None])
     return ParsedFeed(items, d.feed.get("title"), "; ".join(n for n in (note, shared) if n) or None)
-
-
-def tell_apart_shared_keys(items: list[Item]) -> tuple[list[Item], str | None]:
-    """Give items keyed by a link they share (no guid, or one that is only that link: some outlets give
-    every item their home page) keys of their own; return the items and a note for the feed's health.
-
-    Items with one link but different titles or texts are different items: each gets the shared key
-    plus a hash of its title (of its title and text where titles repeat too), and the shared key as its
-    alias, so an item stored under the bare key before keeps being recognised by its title. An item
-    keyed by its own link gets the titled form as its alias, for a feed that stops sharing links."""
-    groups: dict[str, set[tuple[str, str]]] = {}
-    for it in items:
-        if it.key == it.url:  # keyed by its link (a guid of its own names one item, even when repeated)
-            groups.setdefault(it.key, set()).add((it.title, it.text))
-    title_hash: dict[str, str] = {}
-    titles: dict[str, Counter[str]] = {}  # shared key -> title hash -> items with that title
-    for key, distinct in groups.items():
-        if len(distinct) > 1:
-            for title, _ in distinct:
-                title_hash.setdefault(title, content_hash(title))
-            titles[key] = Counter(title_hash[title] for title, _ in distinct)
-    out: list[Item] = []
-    for it in items:
-        if it.key not in titles:
-            out.append(replace(it, alias=f"{it.key}#{content_hash(it.title)}") if it.key == it.url else it)
-            continue
-        mark = title_hash[it.title]
-        if titles[it.key][mark] > 1:
-            mark = content_hash(it.title, it.text)
-        out.append(replace(it, key=f"{it.key}#{mark}", alias=it.key, extra={**it.extra, "shared_key": it.key}))
-    if not titles:
-        return out, None
-    told = "; ".join(f"{len(groups[key])} items share the link {key}" for key in titles)
-    return out, f"identity: {told}: told apart by title and text"
 
 
 def _entry_to_item(e: Any, base: str) -> Item | None:
@@ -149,21 +90,9 @@ def _entry_to_item(e: Any, base: str) -> Item | None:
     guid = e.get("id") or e.get("guid")
     key = str(guid).strip() if guid else (url or f"hash:{content_hash(title, text)}")
     field = "published" if dict.get(e, "published_parsed") else "updated"  # dict.get: no feedparser fallback warning
-    published = day_end_if_dateless(dict.get(e, field), _struct_to_dt(dict.get(e, f"{field}_parsed")))
+    published = day_end_if_dateless(dict.get(e, field), struct_to_dt(dict.get(e, f"{field}_parsed")))
     author = e.get("author") or None
     return Item(key=key, url=url, title=title, text=text, published_at=published, author=author)
-
-
-def day_end_if_dateless(raw: object, parsed: datetime | None) -> datetime | None:
-    """A date written without a time of day (or with 00:00, which is how outlets that give only the
-    date write it) reads as the end of that day in its own zone: the item may have appeared at any
-    hour of it, and the latest one is the only reading that never makes fresh news look old."""
-    if parsed is None or not isinstance(raw, str):
-        return parsed
-    clock = _CLOCK.search(raw)
-    if clock is None or not any(int(part or 0) for part in clock.groups()):
-        return parsed + timedelta(days=1, seconds=-1)
-    return parsed
 
 
 def _first_alternate(e: Any) -> str | None:
@@ -171,15 +100,6 @@ def _first_alternate(e: Any) -> str | None:
         if link.get("rel", "alternate") == "alternate" and link.get("href"):
             return str(link["href"])
     return None
-
-
-def _struct_to_dt(st: time.struct_time | None) -> datetime | None:
-    if not st:
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(st), UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
 
 
 def parse_json_feed(body: bytes, url: str = "") -> ParsedFeed:

@@ -1,0 +1,237 @@
+"""The fast feed path (bot.sources.fastrss): it reads a feed exactly as feedparser does, or refuses it.
+
+Every feed of ../shared/corpus is read both ways and compared whole (items, keys, titles, links, texts,
+dates, authors, the feed's title and notes); each refusal rule has a feed of its own here that needs it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import ParseError
+from bot.models import ParsedFeed
+from bot.sources.fastrss import Refused, read_fast
+from bot.sources.rss import is_json_feed, parse_feed, parse_with_feedparser
+from tests.conftest import CORPUS
+
+URL = "https://feed.example/news/rss"
+HEADER_SETS = [{}, {"Content-Type": "text/xml"}, {"Content-Type": "application/rss+xml; charset=utf-8"}]
+
+
+def _corpus_feeds() -> list[str]:
+    if not CORPUS.exists():
+        return []
+    return sorted(
+        str(p.relative_to(CORPUS))
+        for kind in ("news", "quirks", "other")
+        for p in (CORPUS / kind).iterdir()
+        if not p.name.endswith(".json")
+    )
+
+
+def _feedparser_reading(body: bytes, headers: dict[str, str]) -> ParsedFeed | str:
+    lowered = {k.lower(): v for k, v in headers.items()} | {"content-location": URL}
+    try:
+        return parse_with_feedparser(body, lowered, URL)
+    except ParseError as e:
+        return f"{type(e).__name__}: {e}"
+
+
+def _reading(body: bytes, headers: dict[str, str]) -> ParsedFeed | str:
+    try:
+        return parse_feed(body, headers, URL)
+    except ParseError as e:
+        return f"{type(e).__name__}: {e}"
+
+
+def _is_fast(body: bytes, headers: dict[str, str]) -> bool:
+    try:
+        read_fast(body, {k.lower(): v for k, v in headers.items()} | {"content-location": URL})
+    except Refused:
+        return False
+    return True
+
+
+def test_every_corpus_feed_reads_as_feedparser_reads_it() -> None:
+    names = _corpus_feeds()
+    if not names:
+        pytest.skip("../shared/corpus is not available in this checkout")
+    fast = 0
+    for name in names:
+        body = (CORPUS / name).read_bytes()
+        for headers in HEADER_SETS:
+            assert _reading(body, headers) == _feedparser_reading(body, headers), (name, headers)
+        fast += _is_fast(body, {})
+    print(f"\nfast path: {fast} of {len(names)} corpus feeds")
+    assert fast > 0
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "news/rssparser__guardian_us.rss.xml",
+        "news/khan__kyunghyang_all_2018-04-06.rss.xml",
+        "news/rssparser__heise_developer.atom.xml",
+    ],
+)
+def test_plain_news_feeds_take_the_fast_path(name: str) -> None:
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"../shared/corpus/{name} is not available in this checkout")
+    body = path.read_bytes()
+    assert not is_json_feed(body)
+    assert _is_fast(body, {})
+    assert len(read_fast(body, {"content-location": URL}).items) > 10
+
+
+def rss(items: str, channel: str = "", decl: str = '<?xml version="1.0" encoding="utf-8"?>', ns: str = "") -> bytes:
+    return (
+        f'{decl}<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom"'
+        f' xmlns:media="http://search.yahoo.com/mrss/" xmlns:content="http://purl.org/rss/1.0/modules/content/"{ns}>'
+        f"<channel><title>Wire</title><link>https://wire.example/</link>{channel}{items}</channel></rss>"
+    ).encode()
+
+
+def atom(entries: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"'
+        ' xmlns:media="http://search.yahoo.com/mrss/"><title>Wire</title><id>urn:wire</id>'
+        f"<updated>2024-10-21T10:00:00Z</updated>{entries}</feed>"
+    ).encode()
+
+
+ITEM = (
+    "<item><title>Storm reaches the coast</title><link>https://wire.example/a/1</link><guid>https://wire.example/a/1</guid>"
+    "<pubDate>Mon, 21 Oct 2024 10:00:00 GMT</pubDate><description>&lt;p&gt;Winds of 120 km/h.&lt;/p&gt;</description></item>"
+)
+ENTRY = (
+    "<entry><title>Storm reaches the coast</title><link href='https://wire.example/a/1'/><id>urn:a:1</id>"
+    "<published>2024-10-21T10:00:00+02:00</published><updated>2024-10-22T09:00:00Z</updated>"
+    "<summary type='html'>&lt;p&gt;Winds.&lt;/p&gt;</summary><author><name>Ann Lee</name></author></entry>"
+)
+
+# (what, body, headers, why the fast path refuses it)
+REFUSED = [
+    ("HTML content type", rss(ITEM), {"Content-Type": "text/html"}, "content type text/html"),
+    ("charset not UTF-8", rss(ITEM), {"Content-Type": "text/xml; charset=windows-1251"}, "charset windows-1251"),
+    ("declared encoding", rss(ITEM, decl='<?xml version="1.0" encoding="ISO-8859-1"?>'), {}, "encoding ISO-8859-1"),
+    ("UTF-16", rss(ITEM).decode().replace("utf-8", "utf-16").encode("utf-16"), {}, "UTF-16"),
+    ("DOCTYPE", rss(ITEM, decl='<!DOCTYPE rss [<!ENTITY w "Wire">]>'), {}, "DOCTYPE"),
+    ("xml:base", rss(ITEM.replace("<item>", '<item xml:base="https://other.example/">')), {}, "xml:base"),
+    ("HTML entity", rss(ITEM.replace("Storm", "Storm&nbsp;")), {}, "not well-formed"),
+    ("broken XML", rss(ITEM)[:-30], {}, "not well-formed"),
+    ("undeclared prefix", rss(ITEM.replace("</item>", "<itunes:duration>3</itunes:duration></item>")), {}, "not well-formed"),
+    ("RDF", b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><item/></rdf:RDF>', {}, "format"),
+    ("Atom 0.3", atom(ENTRY).replace(b"http://www.w3.org/2005/Atom", b"http://purl.org/atom/ns#"), {}, "format"),
+    (
+        "item outside the channel",
+        rss(ITEM).replace(b"</channel></rss>", b"</channel>" + ITEM.encode() + b"</rss>"),
+        {},
+        "outside",
+    ),
+    ("markup in a description", rss(ITEM.replace("&lt;p&gt;Winds", "<p>Winds</p>")), {}, "markup inside <description>"),
+    ("comment in a title", rss(ITEM.replace("Storm reaches", "Storm <!-- x --> reaches")), {}, "markup inside <title>"),
+    ("repeated title", rss(ITEM.replace("</item>", "<title>Again</title></item>")), {}, "repeats <title>"),
+    (
+        "media:description",
+        rss(ITEM.replace("</item>", "<media:description>Longer text</media:description></item>")),
+        {},
+        "media:description",
+    ),
+    (
+        "media:title in a group",
+        atom(ENTRY.replace("</entry>", "<media:group><media:title>T</media:title></media:group></entry>")),
+        {},
+        "media:title",
+    ),
+    (
+        "alternate atom:link in RSS",
+        rss(ITEM.replace("</item>", "<atom:link href='https://wire.example/b'/></item>")),
+        {},
+        "atom:link",
+    ),
+    (
+        "dcterms date",
+        rss(
+            ITEM.replace("</item>", "<dcterms:modified>2024-01-01</dcterms:modified></item>"),
+            ns=' xmlns:dcterms="http://purl.org/dc/terms/"',
+        ),
+        {},
+        "dcterms:modified",
+    ),
+    ("Atom author with an email", atom(ENTRY.replace("</name>", "</name><email>ann@wire.example</email>")), {}, "email"),
+    ("an item's <Link> in capitals", rss(ITEM.replace("</item>", "<Link>https://wire.example/b</Link></item>")), {}, "<Link>"),
+]
+
+
+@pytest.mark.parametrize(("what", "body", "headers", "why"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_refused_feeds_are_read_by_feedparser(what: str, body: bytes, headers: dict[str, str], why: str) -> None:
+    with pytest.raises(Refused, match=why):
+        read_fast(body, {k.lower(): v for k, v in headers.items()} | {"content-location": URL})
+    assert _reading(body, headers) == _feedparser_reading(body, headers)
+
+
+# Feeds the fast path reads, each where feedparser has a rule of its own that the fast path must follow.
+ACCEPTED = [
+    ("plain RSS", rss(ITEM)),
+    (
+        "guid that is not a link, no <link>",
+        rss(ITEM.replace("<link>https://wire.example/a/1</link>", "").replace("<guid>", '<guid isPermaLink="false">')),
+    ),
+    ("relative guid (feedparser resolves it)", rss(ITEM.replace("<guid>https://wire.example/a/1", "<guid>a-1"))),
+    ("guid as the only link", rss(ITEM.replace("<link>https://wire.example/a/1</link>", ""))),
+    ("relative link", rss(ITEM.replace("<link>https://wire.example/a/1", "<link>/a/1"))),
+    ("protocol-relative link", rss(ITEM.replace("<link>https://wire.example/a/1", "<link>//wire.example/a/1"))),
+    ("link escaped twice", rss(ITEM.replace("a/1</link>", "a?x=1&amp;amp;y=2</link>"))),
+    ("date without a time", rss(ITEM.replace("Mon, 21 Oct 2024 10:00:00 GMT", "Mon, 21 Oct 2024"))),
+    ("midnight in its own zone", rss(ITEM.replace("10:00:00 GMT", "00:00:00 +0300"))),
+    ("unreadable date", rss(ITEM.replace("Mon, 21 Oct 2024 10:00:00 GMT", "sometime soon"))),
+    (
+        "dc:date only",
+        rss(ITEM.replace("<pubDate>Mon, 21 Oct 2024 10:00:00 GMT</pubDate>", "<dc:date>2024-10-21T08:00:00Z</dc:date>")),
+    ),
+    ("pubDate and dc:date", rss(ITEM.replace("</item>", "<dc:date>2024-10-01T08:00:00Z</dc:date></item>"))),
+    ("title with an entity", rss(ITEM.replace("Storm reaches", "AT&amp;T storm reaches"))),
+    ("title with escaped markup", rss(ITEM.replace("Storm reaches", "&lt;b&gt;Storm&lt;/b&gt; reaches"))),
+    ("no title", rss(ITEM.replace("<title>Storm reaches the coast</title>", ""))),
+    (
+        "content:encoded",
+        rss(
+            ITEM.replace(
+                "</item>", "<content:encoded><![CDATA[<p>Winds of 120 km/h hit the town.</p>]]></content:encoded></item>"
+            )
+        ),
+    ),
+    (
+        "self atom:link and media",
+        rss(
+            ITEM.replace(
+                "</item>",
+                "<atom:link rel='self' href='https://x.example/'/><media:content url='https://x.example/i.jpg'/></item>",
+            )
+        ),
+    ),
+    ("author with an email", rss(ITEM.replace("</item>", "<author>ann@wire.example (Ann Lee)</author></item>"))),
+    ("UTF-8 read as Latin-1", rss(ITEM.replace("Storm", "Ã©tÃ©"))),
+    ("C1 control character", rss(ITEM.replace("Storm", "Storm\u0096"))),
+    (
+        "shared links",
+        rss(ITEM + ITEM.replace("Storm reaches", "Flood follows").replace("<guid>https://wire.example/a/1</guid>", "")),
+    ),
+    ("no items", rss("")),
+    ("Atom", atom(ENTRY)),
+    ("Atom, updated when published is unreadable", atom(ENTRY.replace("2024-10-21T10:00:00+02:00", "yesterday"))),
+    (
+        "Atom without a link (the id is)",
+        atom(ENTRY.replace("<link href='https://wire.example/a/1'/>", "").replace("urn:a:1", "https://wire.example/a/1")),
+    ),
+    ("Atom html title", atom(ENTRY.replace("<title>Storm", "<title type='html'>&lt;b&gt;Storm"))),
+    ("Atom links of other types", atom(ENTRY.replace("<link ", "<link rel='enclosure' href='https://x.example/a.mp3'/><link "))),
+]
+
+
+@pytest.mark.parametrize(("what", "body"), ACCEPTED, ids=[a[0] for a in ACCEPTED])
+def test_fast_path_reads_as_feedparser(what: str, body: bytes) -> None:
+    headers = {"content-location": URL}
+    assert read_fast(body, dict(headers)) == parse_with_feedparser(body, dict(headers), URL)
+    assert parse_feed(body, {}, URL) == parse_with_feedparser(body, dict(headers), URL)
