@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from bot.matching.lemmas import lemma
+from bot.matching.lemmas import latin_languages, lemma
 from bot.matching.normalize import fold, is_hangul, split_scripts, words
 from bot.matching.query import iter_terms, parse_query
 from bot.models import Candidate, Topic
@@ -286,10 +286,8 @@ def _word_language(word: str) -> str:
         letters = set(word)
         return "uk" if letters & set("іїєґ") else "ru" if letters & set("ыэъ") else "cyrillic"
     if word.isalpha() and word[0] < "\u0250" and len(word) > 2:
-        import simplemma
-
-        en, fr = simplemma.is_known(word, "en"), simplemma.is_known(word, "fr")
-        return "en" if en and not fr else "fr" if fr and not en else ""
+        langs = latin_languages(word)
+        return langs[0] if len(langs) == 1 else ""
     return ""
 
 

@@ -30,18 +30,19 @@ def test_a_stored_analysis_gives_the_keys_the_dictionaries_give() -> None:
     for word, text in fresh.items():
         assert lemmas.decode_analysis(text) == lemmas._analyse_now(word)
     assert lemmas.decode_analysis(fresh["пескова"])[3] == "песков"  # a name's lemma is kept too
+    assert lemmas.decode_analysis(fresh["coréennes"])[4] == ("fr",)  # and which dictionaries know a word
 
 
 def test_rows_of_another_generation_are_not_read_and_are_replaced(tmp_path: Path) -> None:
     db = open_database(tmp_path / "nw.db")
     with db.conn:
-        save_word_forms(db, "old", {"troops": "troop|0||"})
+        save_word_forms(db, "old", {"troops": "troop|0|||en"})
     forms = WordForms(tmp_path / "nw.db")
-    assert forms.analysis("troops", "old") == "troop|0||"
+    assert forms.analysis("troops", "old") == "troop|0|||en"
     assert forms.analysis("troops", "new") is None
     with db.conn:
-        save_word_forms(db, "new", {"troops": "troop|0|x|"})
-    assert forms.analysis("troops", "new") == "troop|0|x|"
+        save_word_forms(db, "new", {"troops": "troop|0|x||en"})
+    assert forms.analysis("troops", "new") == "troop|0|x||en"
     assert forms.analysis("troops", "old") is None
     forms.close()
 

@@ -95,21 +95,26 @@ def _cyrillic_lemmas(word: str) -> tuple[list[str], bool, str]:
     return lemmas, is_base, proper
 
 
-def _latin_lemmas(word: str) -> tuple[list[str], bool]:
+def _latin_lemmas(word: str) -> tuple[list[str], bool, tuple[str, ...]]:
+    """(lemmas from the English and French dictionaries, whether the word is one of them, the
+    languages whose dictionary knows the word)."""
     import simplemma
 
     lemmas: list[str] = []
     is_base = False
+    langs: list[str] = []
     for lang in LATIN_LANGS:
         if simplemma.is_known(word, lang):
+            langs.append(lang)
             lemma = simplemma.lemmatize(word, lang).casefold()
             if lemma not in lemmas:
                 lemmas.append(lemma)
             is_base = is_base or lemma == word
-    return lemmas, is_base
+    return lemmas, is_base, tuple(langs)
 
 
-Analysis = tuple[tuple[str, ...], bool, tuple[str, ...], str]  # lemmas, is a base form, fallback stems, name lemma
+# lemmas, is a base form, fallback stems, a name's lemma (Cyrillic), the languages that know it (Latin)
+Analysis = tuple[tuple[str, ...], bool, tuple[str, ...], str, tuple[str, ...]]
 
 
 def needs_dictionary(word: str) -> bool:
@@ -119,15 +124,15 @@ def needs_dictionary(word: str) -> bool:
 
 def _analyse_now(word: str) -> Analysis:
     if is_hangul(word):
-        return (), False, tuple(_strip(word, _HANGUL_PARTICLES, MIN_HANGUL_STEM)), ""
+        return (), False, tuple(_strip(word, _HANGUL_PARTICLES, MIN_HANGUL_STEM)), "", ()
     if is_cyrillic(word):
         lemmas, is_base, proper = _cyrillic_lemmas(word)
-        return tuple(lemmas), is_base, () if lemmas else tuple(_strip(word, _CYRILLIC_ENDINGS, MIN_STEM)), proper
+        return tuple(lemmas), is_base, () if lemmas else tuple(_strip(word, _CYRILLIC_ENDINGS, MIN_STEM)), proper, ()
     if word.isalpha() and word[0] < "\u0250":
-        latin, is_base = _latin_lemmas(word)
+        latin, is_base, langs = _latin_lemmas(word)
         reduced = any(w != word for w in latin)
-        return tuple(latin), is_base, () if reduced else tuple(_strip(word, _LATIN_ENDINGS, MIN_STEM)), ""
-    return (), False, (), ""
+        return tuple(latin), is_base, () if reduced else tuple(_strip(word, _LATIN_ENDINGS, MIN_STEM)), "", langs
+    return (), False, (), "", ()
 
 
 _known: dict[str, Analysis] = {}  # every word form analysed or remembered in this process
@@ -135,14 +140,14 @@ _fresh: dict[str, str] = {}  # analysed here from the dictionaries and not yet t
 
 
 def encode_analysis(a: Analysis) -> str:
-    """An analysis as stored: "lemmas|base|stems|name" (a word is letters and digits only)."""
-    return f"{' '.join(a[0])}|{int(a[1])}|{' '.join(a[2])}|{a[3]}"
+    """An analysis as stored: "lemmas|base|stems|name|languages" (a word is letters and digits only)."""
+    return f"{' '.join(a[0])}|{int(a[1])}|{' '.join(a[2])}|{a[3]}|{' '.join(a[4])}"
 
 
 def decode_analysis(text: str) -> Analysis:
     """A stored analysis back (`encode_analysis`)."""
-    lemmas, base, stems, proper = text.split("|")
-    return tuple(lemmas.split()), base == "1", tuple(stems.split()), proper
+    lemmas, base, stems, proper, langs = text.split("|")
+    return tuple(lemmas.split()), base == "1", tuple(stems.split()), proper, tuple(langs.split())
 
 
 _store: Callable[[str], str | None] | None = None
@@ -201,14 +206,14 @@ def _unique(words: list[str]) -> tuple[str, ...]:
 @lru_cache(maxsize=200_000)
 def text_keys(word: str) -> tuple[str, ...]:
     """The keys a text word is indexed under: its folded form first, then its lemmas or stems."""
-    lemmas, _, stems, _ = _analyse(word)
+    lemmas, _, stems, _, _ = _analyse(word)
     return _unique([fold(word)] + [fold(w) for w in lemmas + stems])
 
 
 @lru_cache(maxsize=50_000)
 def query_keys(word: str) -> tuple[str, ...]:
     """The keys a query word is looked up by: the word alone when it is a base form, else its lemmas."""
-    lemmas, is_base, stems, _ = _analyse(word)
+    lemmas, is_base, stems, _, _ = _analyse(word)
     if is_base:
         return _unique([fold(word)] + [fold(w) for w in stems])
     return _unique([fold(word)] + [fold(w) for w in lemmas + stems])
@@ -218,9 +223,14 @@ def query_keys(word: str) -> tuple[str, ...]:
 def lemma(word: str, proper: bool = False) -> str:
     """One key per word for comparing texts: the most likely lemma (a name's, when the word was
     capitalised in the text), else the shortest stem, else the word."""
-    lemmas, _, stems, name = _analyse(word)
+    lemmas, _, stems, name, _ = _analyse(word)
     if proper and name:
         return name
     if lemmas:
         return fold(lemmas[0])
     return fold(min(stems, key=len)) if stems else fold(word)
+
+
+def latin_languages(word: str) -> tuple[str, ...]:
+    """Which of the English and French dictionaries know a casefolded Latin word."""
+    return _analyse(word)[4]
