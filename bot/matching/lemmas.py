@@ -14,10 +14,13 @@ Both sides are reduced the same way, so any form of a query word finds any form 
 
 A query word written in a base form is looked up by that form only, so `песков` (a surname, and also
 "of the sands") does not find песка, песку (sand); a query word in another form is looked up by its
-lemmas (`военных` -> военный). Words no dictionary knows (surnames, transliterations: Рютте, Peskov)
-fall back to guarded ending rules on both sides: up to 3 letters of case endings (Cyrillic) or s/es
-(Latin), leaving a stem of at least 4 letters, so Песковский stays apart from Песков and northern from
-north. Every result is cached per word form: after warm-up a word costs one dict lookup. The analyses
+lemmas (`военных` -> военный); a Cyrillic word is a base form only if it is one in every dictionary
+that knows it (`сили` is looked up by сила too: a Ukrainian form of it, though Russian knows an
+indeclinable сили). Words no dictionary knows (surnames, transliterations: Рютте, Peskov) fall back
+to guarded ending rules on both sides: up to 3 letters of case endings (Cyrillic) or s/es (Latin),
+leaving a stem of at least 4 letters, so Песковский stays apart from Песков and northern from north;
+an unknown Cyrillic word is also looked up under the normal forms pymorphy3 predicts for it
+(Зеленского -> зеленский: the dictionary knows the name but not that form). Every result is cached per word form: after warm-up a word costs one dict lookup. The analyses
 are also kept in SQLite (storage.wordforms) and handed to the next process (`remember`), so a poll
 that meets only words seen before loads no dictionary at all (they cost about 1.1 s and 100 MB to load).
 """
@@ -74,25 +77,33 @@ def _strip(word: str, endings: list[str], min_stem: int) -> list[str]:
 _PROPER_TAGS = frozenset({"Surn", "Name", "Patr", "Geox", "Orgn"})
 
 
-def _cyrillic_lemmas(word: str) -> tuple[list[str], bool, str]:
-    """(normal forms of the known parses, whether the word is itself one of them, the normal form of
-    the first parse that is a name, place or organisation or "")."""
+def _cyrillic_lemmas(word: str) -> tuple[list[str], bool, str, list[str]]:
+    """(normal forms of the known parses; whether the word is one of them in every dictionary that
+    knows it, so `сили`, an indeclinable noun to the Russian dictionary and a form of сила to the
+    Ukrainian one, is no base form; the normal form of the first parse that is a name, place or
+    organisation or ""; for a word no dictionary knows, the normal forms the analyzers predict)."""
     letters = set(word)
     langs = ["uk"] if letters & _UK_ONLY else ["ru"] if letters & _RU_ONLY else ["ru", "uk"]
     lemmas: list[str] = []
-    is_base = False
+    bases: list[bool] = []
     proper = ""
+    guesses: list[str] = []
     for lang in langs:
+        found: list[str] = []
         for parse in _analyzer(lang).parse(word):
-            if not parse.is_known:
-                continue
             normal = parse.normal_form.replace("ё", "е")
+            if not parse.is_known:
+                guesses.append(normal)
+                continue
+            found.append(normal)
             if normal not in lemmas:
                 lemmas.append(normal)
-            is_base = is_base or normal == word
             if not proper and parse.tag.grammemes & _PROPER_TAGS:
                 proper = normal
-    return lemmas, is_base, proper
+        if found:
+            bases.append(word in found)
+    guessed = [] if lemmas else [w for w in dict.fromkeys(guesses) if w != word]
+    return lemmas, bool(bases) and all(bases), proper, guessed
 
 
 def _latin_lemmas(word: str) -> tuple[list[str], bool, tuple[str, ...]]:
@@ -126,8 +137,9 @@ def _analyse_now(word: str) -> Analysis:
     if is_hangul(word):
         return (), False, tuple(_strip(word, _HANGUL_PARTICLES, MIN_HANGUL_STEM)), "", ()
     if is_cyrillic(word):
-        lemmas, is_base, proper = _cyrillic_lemmas(word)
-        return tuple(lemmas), is_base, () if lemmas else tuple(_strip(word, _CYRILLIC_ENDINGS, MIN_STEM)), proper, ()
+        lemmas, is_base, proper, guessed = _cyrillic_lemmas(word)
+        stems = () if lemmas else tuple(_strip(word, _CYRILLIC_ENDINGS, MIN_STEM)) + tuple(guessed)
+        return tuple(lemmas), is_base, stems, proper, ()
     if word.isalpha() and word[0] < "\u0250":
         latin, is_base, langs = _latin_lemmas(word)
         reduced = any(w != word for w in latin)
@@ -228,6 +240,7 @@ def lemma(word: str, proper: bool = False) -> str:
         return name
     if lemmas:
         return fold(lemmas[0])
+    stems = tuple(s for s in stems if word.startswith(s))  # the ending rules', not the predicted forms
     return fold(min(stems, key=len)) if stems else fold(word)
 
 
