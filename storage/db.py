@@ -241,6 +241,19 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE word_forms (word TEXT PRIMARY KEY, analysis TEXT NOT NULL, generation TEXT NOT NULL) WITHOUT ROWID;
     """,
+    # 10: an item that matched nothing has no story (items.story_id NULL). SQLite cannot alter a column:
+    # dropping a NOT NULL constraint changes no stored row, so the table's CREATE text is edited in place
+    # (sqlite.org/lang_altertable.html, "other kinds of table schema changes"); the table created and
+    # dropped after it changes the schema cookie, so every other connection rereads the schema.
+    # open_database reopens its own.
+    """
+    PRAGMA writable_schema=ON;
+    UPDATE sqlite_schema SET sql = replace(sql, 'story_id INTEGER NOT NULL REFERENCES stories(id)',
+        'story_id INTEGER REFERENCES stories(id)') WHERE type = 'table' AND name = 'items';
+    PRAGMA writable_schema=OFF;
+    CREATE TABLE schema_touched (x);
+    DROP TABLE schema_touched;
+    """,
 ]
 
 
@@ -279,7 +292,12 @@ def open_database(path: Path | str) -> sqlite_utils.Database:
         _use_wal(conn)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
-        migrate(db, str(path))
+        if migrate(db, str(path)):
+            conn.close()  # a migration may edit a table's definition in place (10): read it afresh
+            conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, factory=TransactionConnection)
+            db = sqlite_utils.Database(conn)
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
         check_schema(db, str(path))
     except (sqlite3.Error, StorageError) as e:
         if conn is not None:
@@ -306,16 +324,17 @@ def _use_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
 
 
 def migrate(db: sqlite_utils.Database, path: str = "") -> int:
-    """Apply the migrations not applied yet; return the schema version.
+    """Apply the migrations not applied yet; return how many this call applied.
 
     The version is read again inside a write transaction (BEGIN IMMEDIATE), so processes starting
     together on a fresh file apply each migration once: the others wait for the lock, then find
     nothing left to do."""
     if _user_version(db) == len(MIGRATIONS):
-        return len(MIGRATIONS)
+        return 0
     with db.conn:  # BEGIN IMMEDIATE: see TransactionConnection
-        _apply_migrations(db.conn, _user_version(db), path)
-    return len(MIGRATIONS)
+        before = _user_version(db)
+        _apply_migrations(db.conn, before, path)
+    return len(MIGRATIONS) - before
 
 
 class TransactionConnection(sqlite3.Connection):

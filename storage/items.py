@@ -116,7 +116,9 @@ def _find_story(db: sqlite_utils.Database, item: Item) -> int | None:
     """The story of a stored copy of the item (same article URL), or of the post it forwards or links."""
     canonical = None if item.extra.get("shared_key") else story_url(item.url)  # a link many items share names none
     if canonical is not None:
-        row = db.execute("SELECT story_id FROM items WHERE canonical_url = ? LIMIT 1", [canonical]).fetchone()
+        row = db.execute(
+            "SELECT story_id FROM items WHERE canonical_url = ? AND story_id IS NOT NULL LIMIT 1", [canonical]
+        ).fetchone()
         if row:
             return int(row[0])
     links = [item.extra.get("forwarded_from_url"), *(item.extra.get("links") or [])]  # type: ignore[misc]
@@ -141,7 +143,7 @@ def _canonical(item: Item) -> str | None:
     return None if item.extra.get("shared_key") else canonical_url(item.url)
 
 
-def _insert_item(db: sqlite_utils.Database, feed_id: int, item: Item, story_id: int, now: str) -> int | None:
+def _insert_item(db: sqlite_utils.Database, feed_id: int, item: Item, story_id: int | None, now: str) -> int | None:
     cur = db.execute(
         "INSERT OR IGNORE INTO items (feed_id, key, url, canonical_url, title, text, published_at, fetched_at, story_id, extra)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -168,22 +170,23 @@ def _store_entry(
     now: datetime,
     clusterer: Clusterer | None,
     df: DocumentFrequencies | None,
-) -> tuple[int, int] | None:
-    """Write one new item into its story; (item id, story id), or None when another process stored it first."""
+) -> tuple[int, int | None] | None:
+    """Write one new item into its story; (item id, story id), or None when another process stored it
+    first. An item that matched nothing and reports no stored story opens none (story id None)."""
     now_s = iso(now) or ""
     item = entry.item
     story_id = _find_story(db, item)
     if story_id is None and clusterer is not None and df is not None and entry.matches:
         story_id = _cluster(db, clusterer, df, feed_id, entry, now)
-    created = story_id is None
-    if story_id is None:
+    created = story_id is None and bool(entry.matches)
+    if created:
         story_id = create_story(db, item, _canonical(item), now_s, entry.terms, entry.lang)
     item_id = _insert_item(db, feed_id, item, story_id, now_s)
     if item_id is None:
         if created:
             db.execute("DELETE FROM stories WHERE id = ?", [story_id])
         return None
-    if not created:
+    if story_id is not None and not created:
         attach_item(db, clusterer.decode(entry.terms) if clusterer else {}, story_id, feed_id, item_id, now_s, clusterer)
     return item_id, story_id
 
@@ -195,18 +198,30 @@ def _restore_changed(
     now: datetime,
     clusterer: Clusterer | None,
     df: DocumentFrequencies | None,
-) -> tuple[int, int] | None:
+) -> tuple[int, int | None] | None:
     """Keep a stored item's new title and text; an item that had no topic before may join a story now."""
     item = entry.item
     row = db.execute("SELECT id, story_id FROM items WHERE feed_id = ? AND key = ?", [feed_id, item.key]).fetchone()
     if row is None:
         return None
-    item_id, story_id = int(row[0]), int(row[1])
+    item_id, story_id = int(row[0]), row[1]
     db.execute("UPDATE items SET title = ?, text = ? WHERE id = ?", [item.title, item.text, item_id])
+    if not entry.matches:
+        return item_id, story_id
+    if story_id is None:  # it matched nothing before: its story is found or opened now
+        better = _cluster(db, clusterer, df, feed_id, entry, now) if clusterer is not None and df is not None else None
+        if better is None:
+            better = create_story(db, item, _canonical(item), iso(now) or "", entry.terms, entry.lang)
+        else:
+            attach_item(
+                db, clusterer.decode(entry.terms) if clusterer else {}, better, feed_id, item_id, iso(now) or "", clusterer
+            )
+        db.execute("UPDATE items SET story_id = ? WHERE id = ?", [better, item_id])
+        return item_id, better
     alone = db.execute(
         "SELECT n_items = 1 AND NOT EXISTS(SELECT 1 FROM hits WHERE story_id = s.id) FROM stories s WHERE id = ?", [story_id]
     ).fetchone()
-    if entry.matches and clusterer is not None and df is not None and alone and alone[0]:
+    if clusterer is not None and df is not None and alone and alone[0]:
         db.execute(
             "UPDATE stories SET title = ?, signature = ?, lang = ? WHERE id = ?", [item.title, entry.terms, entry.lang, story_id]
         )
@@ -216,7 +231,7 @@ def _restore_changed(
             db.execute("DELETE FROM stories WHERE id = ?", [story_id])
             attach_item(db, clusterer.decode(entry.terms), better, feed_id, item_id, iso(now) or "", clusterer)
             story_id = better
-    return item_id, story_id
+    return item_id, int(story_id)
 
 
 def save_poll(
@@ -251,6 +266,8 @@ def save_poll(
             if stored is None:
                 continue
             item_id, story_id = stored
+            if story_id is None:
+                continue  # it matched nothing
             item = entry.item
             held = send_since is not None and item.published_at is not None and item.published_at < send_since
             for m in entry.matches:

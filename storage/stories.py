@@ -98,7 +98,9 @@ def linked_story(db: sqlite_utils.Database, urls: Sequence[str]) -> int | None:
     """The story of a stored item whose canonical URL is one of `urls` (a forward, a link)."""
     for chunk in chunks(list(urls)):
         marks = ",".join("?" * len(chunk))
-        row = db.execute(f"SELECT story_id FROM items WHERE canonical_url IN ({marks}) LIMIT 1", list(chunk)).fetchone()
+        row = db.execute(
+            f"SELECT story_id FROM items WHERE canonical_url IN ({marks}) AND story_id IS NOT NULL LIMIT 1", list(chunk)
+        ).fetchone()
         if row:
             return int(row[0])
     return None

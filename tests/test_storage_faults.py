@@ -214,3 +214,24 @@ def test_a_with_conn_block_is_one_transaction_even_through_sqlite_utils(fresh_db
     with fresh_db.conn:
         story("kept")
     assert [r[0] for r in fresh_db.execute("SELECT title FROM stories")] == ["kept"]
+
+
+def test_a_store_from_before_storyless_items_upgrades_in_place_for_every_connection(tmp_path: Path) -> None:
+    path = tmp_path / "nw.db"
+    old = sqlite3.connect(path)
+    for script in MIGRATIONS[:9]:
+        old.executescript(script)
+    old.execute("PRAGMA user_version=9")
+    old.execute("INSERT INTO feeds (name, kind, url, source, interval_s) VALUES ('F', 'rss', 'u', 'u', 600)")
+    old.execute("INSERT INTO stories (title, first_seen_at, last_seen_at) VALUES ('s', 'now', 'now')")
+    old.execute("INSERT INTO items (feed_id, key, title, text, fetched_at, story_id) VALUES (1, 'a', 't', '', 'now', 1)")
+    old.commit()
+    with pytest.raises(sqlite3.IntegrityError):
+        old.execute("INSERT INTO items (feed_id, key, title, text, fetched_at) VALUES (1, 'b', 't', '', 'now')")
+    old.rollback()
+    db = open_database(path)  # the upgrade, while `old` stays open
+    db.execute("INSERT INTO items (feed_id, key, title, text, fetched_at) VALUES (1, 'b', 't', '', 'now')")
+    old.execute("INSERT INTO items (feed_id, key, title, text, fetched_at) VALUES (1, 'c', 't', '', 'now')")
+    old.commit()
+    assert [r[0] for r in db.execute("SELECT story_id FROM items ORDER BY key")] == [1, None, None]
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

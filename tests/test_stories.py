@@ -45,16 +45,31 @@ def save(db: sqlite_utils.Database, feed_id: int, *entries: NewItem, at: datetim
     return [h.story_id for h in hits]
 
 
-def story_of(db: sqlite_utils.Database, feed_id: int, key: str) -> int:
-    return int(db.execute("SELECT story_id FROM items WHERE feed_id = ? AND key = ?", [feed_id, key]).fetchone()[0])
+def story_of(db: sqlite_utils.Database, feed_id: int, key: str) -> int | None:
+    row = db.execute("SELECT story_id FROM items WHERE feed_id = ? AND key = ?", [feed_id, key]).fetchone()
+    return None if row[0] is None else int(row[0])
 
 
 def test_a_site_home_page_link_ties_no_items(fresh_db: sqlite_utils.Database, feeds: list[int]) -> None:
     assert story_url("https://meduza.io/") is None and story_url("https://meduza.io/news/1") == "https://meduza.io/news/1"
     a = Item("1", "https://meduza.io/", "Умер модельер Джорджо Армани", "Ему был 91 год.")
     b = Item("2", "https://meduza.io/", "Apple показала новый смартфон iPhone Air", "Самый тонкий iPhone.")
-    save(fresh_db, feeds[0], entry(a), entry(b))
+    save(fresh_db, feeds[0], entry(a, "war"), entry(b, "war"))
     assert story_of(fresh_db, feeds[0], "1") != story_of(fresh_db, feeds[0], "2")
+
+
+def test_an_item_that_matched_nothing_opens_no_story_until_something_needs_one(
+    fresh_db: sqlite_utils.Database, feeds: list[int]
+) -> None:
+    save(fresh_db, feeds[0], entry(Item("1", "https://a.example/news/1", "Рютте в Киеве", "")))  # no topic matched
+    assert story_of(fresh_db, feeds[0], "1") is None
+    assert fresh_db.execute("SELECT count(*) FROM stories").fetchone()[0] == 0
+    hits = save(fresh_db, feeds[1], entry(Item("2", "https://a.example/news/1", "Рютте в Киеве", "Визит"), "rutte"))
+    assert len(hits) == 1 and story_of(fresh_db, feeds[1], "2") == hits[0]  # a copy that matched opens it
+    save(fresh_db, feeds[2], entry(Item("3", "https://a.example/news/1", "Rutte in Kyiv", "")))
+    assert story_of(fresh_db, feeds[2], "3") == hits[0]  # a later copy joins it, matched or not
+    n_items, n_feeds = fresh_db.execute("SELECT n_items, n_feeds FROM stories").fetchone()
+    assert (n_items, n_feeds) == (2, 2)
 
 
 def test_a_short_headline_does_not_join_a_long_lead_that_contains_its_words(
