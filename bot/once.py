@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # imported where used: --json without a terminal never loads 
     from bot.terminal import ProgressLine
 
 
+UNREAD_IN_THREAD = 4  # feeds never read that a `once` poll still parses in its own thread at first
+
+
 class HitPrinter:
     """Prints hits (JSON lines, or a table for people), each claimed in the transaction that prints it."""
 
@@ -103,6 +106,10 @@ async def _poll_all(rt: Runtime, printer: HitPrinter, err: TextIO, line: Progres
     feeds = [f for f in rt.config.feeds if f.enabled]
     failed = 0
     states = await rt.ctx.db.run(list_feed_states)  # one read for every feed, not one each
+    # Feeds read before mostly answer 304 or bring a few items of known words: parse in this process
+    # until a backlog says otherwise. A first read of many feeds starts the workers at once.
+    unread = sum(1 for f in feeds if (s := states.get(rt.feed_ids[f.source])) is None or s.last_ok_at is None)
+    rt.ctx.parser.thread_first = unread <= UNREAD_IN_THREAD
     tasks = [asyncio.ensure_future(poll_feed(rt.ctx, f, rt.feed_ids[f.source], states.get(rt.feed_ids[f.source]))) for f in feeds]
     for done, fut in enumerate(asyncio.as_completed(tasks), 1):
         outcome = await fut

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.once import UNREAD_IN_THREAD
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
 
@@ -50,12 +51,15 @@ print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m.spl
 
 
 def test_with_parse_workers_the_main_process_loads_no_lemma_dictionaries(tmp_path: Path, server: FeedServer) -> None:
-    items = [{"title": f"Песков заявил {n}", "link": f"https://n.example/{n}", "description": "Кремль"} for n in range(2)]
-    url = server.set("/f", body=rss(items))
+    # More feeds never read than `once` parses in its own thread: the workers parse them all.
+    feeds = ""
+    for f in range(UNREAD_IN_THREAD + 1):
+        items = [
+            {"title": f"Песков заявил {f} {n}", "link": f"https://n.example/{f}/{n}", "description": "Кремль"} for n in range(2)
+        ]
+        feeds += f"  - name: N{f}\n    url: {server.set(f'/f{f}', body=rss(items))}\n"
     config = tmp_path / "feeds.yaml"
-    config.write_text(
-        f"topics:\n  - id: peskov\n    query: песков OR peskov\nfeeds:\n  - name: N\n    url: {url}\n", encoding="utf-8"
-    )
+    config.write_text(f"topics:\n  - id: peskov\n    query: песков OR peskov\nfeeds:\n{feeds}", encoding="utf-8")
     argv = ["once", "--json", "--config", str(config), "--db", str(tmp_path / "nw.db")]
     env = {"NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "2", "PATH": "/usr/bin:/bin"}
     out = subprocess.run(
@@ -63,4 +67,5 @@ def test_with_parse_workers_the_main_process_loads_no_lemma_dictionaries(tmp_pat
     )
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report == {"code": 0, "loaded": []}, out.stderr
-    assert len(out.stdout.strip().splitlines()) == 3  # both items were matched (in the workers) and printed
+    hits = [json.loads(line) for line in out.stdout.strip().splitlines()[:-1]]
+    assert hits and all(h["matched"] == ["песков"] for h in hits)  # matched (in the workers) and printed

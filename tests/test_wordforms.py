@@ -21,7 +21,8 @@ PROBE = """
 import json, sys
 from bot.__main__ import main
 code = main(sys.argv[1:])
-print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in {"pymorphy3", "simplemma"})}))
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in {"pymorphy3", "simplemma"})
+print(json.dumps({"code": code, "loaded": loaded, "workers": "multiprocessing.popen_forkserver" in sys.modules}))
 """
 
 
@@ -47,7 +48,9 @@ def test_rows_of_another_generation_are_not_read_and_are_replaced(tmp_path: Path
     forms.close()
 
 
-def test_a_second_poll_of_known_words_loads_no_dictionary_and_finds_the_same(tmp_path: Path, server: FeedServer) -> None:
+def test_a_second_poll_of_known_words_loads_no_dictionary_starts_no_worker_and_finds_the_same(
+    tmp_path: Path, server: FeedServer
+) -> None:
     titles = ["Отправка северокорейских военных в Курск", "Переброска войск под Донецк"]
     later = "Переброска северокорейских военных под Донецк"  # every word met before, a new event
 
@@ -62,7 +65,7 @@ def test_a_second_poll_of_known_words_loads_no_dictionary_and_finds_the_same(tmp
         encoding="utf-8",
     )
     argv = ["once", "--json", "--config", str(config), "--db", str(tmp_path / "nw.db")]
-    env = {"NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1", "PATH": "/usr/bin:/bin"}
+    env = {"NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "2", "PATH": "/usr/bin:/bin"}
 
     def once() -> tuple[dict[str, object], list[str]]:
         out = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
@@ -74,7 +77,7 @@ def test_a_second_poll_of_known_words_loads_no_dictionary_and_finds_the_same(tmp
     assert printed == [titles[0]]
     server.set("/f", body=rss(items(3)))
     report, printed = once()
-    assert report == {"code": 0, "loaded": []}
+    assert report == {"code": 0, "loaded": [], "workers": False}  # parsed in the process's own thread
     assert printed == [later]  # "северокорейские военные" found in "северокорейских военных" through the stored forms
     rows = open_database(tmp_path / "nw.db").execute(
         "SELECT count(*) FROM word_forms WHERE generation = ?", [lemmas.generation()]

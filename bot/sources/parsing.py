@@ -42,6 +42,7 @@ from bot.models import ParsedFeed, Topic
 from bot.stories import text_digest
 
 log = logging.getLogger(__name__)
+THREAD_BACKLOG = 4  # bodies waiting in a `thread_first` pool's thread before it starts its workers
 
 
 def parse_body(kind: str, body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
@@ -189,7 +190,10 @@ class ParserPool:
         self.topics = topics
         self.watches = watches
         self.forms = forms
+        self.thread_first = False  # see `parse`
         self._executor: Executor | None = None
+        self._thread: Executor | None = None
+        self._in_thread = 0
         self._rules: asyncio.Future[StoryRules] | None = None
 
     async def __aenter__(self) -> ParserPool:
@@ -209,9 +213,20 @@ class ParserPool:
                     initargs=(os.getpid(), self.topics, self.watches, self.forms),
                 )
             else:
-                _init_worker(self.topics, self.watches, self.forms)
-                self._executor = ThreadPoolExecutor(1, thread_name_prefix="parser")
+                self._executor = self._thread_executor()
         return self._executor
+
+    def _thread_executor(self) -> Executor:
+        if self._thread is None:
+            _init_worker(self.topics, self.watches, self.forms)
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="parser")
+        return self._thread
+
+    def _choose(self) -> Executor:
+        """The workers, or the owner's thread while the pool is `thread_first` and its queue short."""
+        if self.thread_first and self.processes and self._executor is None and self._in_thread < THREAD_BACKLOG:
+            return self._thread_executor()
+        return self._get_executor()
 
     async def parse(
         self,
@@ -223,9 +238,19 @@ class ParserPool:
         known: Mapping[str, str] | None = None,
     ) -> ParsedFeed:
         """Parse one body and match its items (those not stored unchanged in `known`), without blocking
-        the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._get_executor(), parse_and_match, kind, body, headers, url, feed_name, known)
+        the event loop.
+
+        A `thread_first` pool (a `once` poll of feeds read before: a few changed bodies, words met
+        before) parses in a thread of its owner until THREAD_BACKLOG bodies wait there, and only then
+        starts its worker processes: starting a worker costs more than a few bodies do."""
+        executor = self._choose()
+        threaded = executor is self._thread and self.processes
+        self._in_thread += threaded
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(executor, parse_and_match, kind, body, headers, url, feed_name, known)
+        finally:
+            self._in_thread -= threaded
 
     async def story_rules(self) -> StoryRules:
         """The clustering rules for the pool's topics, the lemmas of their words taken in a worker."""
@@ -233,7 +258,7 @@ class ParserPool:
             loop = asyncio.get_running_loop()
             self._rules = loop.create_future()
             try:
-                keys = await loop.run_in_executor(self._get_executor(), clustering.topic_query_keys, self.topics)
+                keys = await loop.run_in_executor(self._choose(), clustering.topic_query_keys, self.topics)
             except BaseException as e:
                 self._rules.set_exception(e)
                 self._rules.exception()  # retrieved: the callers awaiting it see it
@@ -244,6 +269,7 @@ class ParserPool:
 
     def close(self, cancel_pending: bool = True) -> None:
         """Stop the workers (after the queued parses, unless `cancel_pending`)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=cancel_pending)
-            self._executor = None
+        for executor in (self._executor, self._thread):
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=cancel_pending)
+        self._executor = self._thread = None
