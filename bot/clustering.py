@@ -169,6 +169,11 @@ def decode_terms(text: str | None) -> dict[str, float]:
     return out
 
 
+def term_keys(text: str | None) -> list[str]:
+    """The distinct terms of stored terms (`encode_terms`), without their counts."""
+    return [pair.rpartition(":")[0] or pair for pair in (text or "").split()]
+
+
 def merge_terms(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
     """The terms of a story after an item joins it."""
     out = dict(a)
@@ -338,3 +343,7 @@ class StoryRules:
     def encode(self, terms: Mapping[str, float]) -> str:
         """Terms as stored."""
         return encode_terms(terms)
+
+    def keys(self, text: str | None) -> list[str]:
+        """The distinct terms of stored terms."""
+        return term_keys(text)

@@ -10,6 +10,7 @@ give it as every item's link. Items with no such tie are joined by their content
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot.matching.normalize import tokenize
@@ -49,8 +50,10 @@ TRACKING_PARAMS = frozenset(
 )
 
 
+@lru_cache(maxsize=4096)
 def canonical_url(url: str | None) -> str | None:
-    """The URL two copies of the same article share, or None when there is no usable URL."""
+    """The URL two copies of the same article share, or None when there is no usable URL (cached: an
+    item's URL is asked for several times while it is stored)."""
     if not url:
         return None
     url = url.strip()

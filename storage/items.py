@@ -261,7 +261,7 @@ def save_poll(
         df = DocumentFrequencies(db) if clusterer is not None else None
         for entry in entries:
             if df is not None and not entry.changed and clusterer is not None:
-                df.add(clusterer.decode(entry.terms))
+                df.add(clusterer.keys(entry.terms))
             stored = (_restore_changed if entry.changed else _store_entry)(db, feed_id, entry, now, clusterer, df)
             if stored is None:
                 continue

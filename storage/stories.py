@@ -44,6 +44,10 @@ class Clusterer(Protocol):
         """Stored terms back to counts."""
         ...
 
+    def keys(self, text: str | None) -> list[str]:
+        """The distinct terms of stored terms, without their counts."""
+        ...
+
     def encode(self, terms: Terms) -> str:
         """Terms as stored."""
         ...
@@ -70,9 +74,9 @@ class DocumentFrequencies:
                 self._df[t] = int(found.get(t, 0))
 
     def add(self, terms: Iterable[str]) -> None:
-        """Count one more stored item with these terms."""
+        """Count one more stored item with these distinct terms."""
         self._new_docs += 1
-        self._added.update(set(terms))
+        self._added.update(terms)
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency over every stored item (see bot.clustering.Vocabulary)."""
