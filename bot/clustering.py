@@ -169,6 +169,11 @@ def decode_terms(text: str | None) -> dict[str, float]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _decoded(text: str) -> Mapping[str, float]:
+    return decode_terms(text)
+
+
 def term_keys(text: str | None) -> list[str]:
     """The distinct terms of stored terms (`encode_terms`), without their counts."""
     return [pair.rpartition(":")[0] or pair for pair in (text or "").split()]
@@ -336,9 +341,9 @@ class StoryRules:
         """The story the item reports, or None."""
         return choose_story(terms, at, candidates, idf, self.query_keys(topics))
 
-    def decode(self, text: str | None) -> dict[str, float]:
-        """Stored terms back to counts."""
-        return decode_terms(text)
+    def decode(self, text: str | None) -> Mapping[str, float]:
+        """Stored terms back to counts (cached: a candidate story is read for every item of its topic)."""
+        return _decoded(text or "")
 
     def encode(self, terms: Mapping[str, float]) -> str:
         """Terms as stored."""

@@ -70,15 +70,17 @@ def canonical_url(url: str | None) -> str | None:
     host = parts.hostname.lower().removeprefix("www.")
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
+    path = parts.path or "/"
+    if len(path) > 1:
+        path = path.rstrip("/")
+    # http and https are one article: the canonical form keeps no scheme distinction.
+    if not parts.query:
+        return f"https://{host}{path}"
     query = sorted(
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)
     )
-    path = parts.path or "/"
-    if len(path) > 1:
-        path = path.rstrip("/")
-    # http and https are one article: the canonical form keeps no scheme distinction.
     return urlunsplit(("https", host, path, urlencode(query), ""))
 
 

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar
@@ -254,6 +254,14 @@ MIGRATIONS: list[str] = [
     CREATE TABLE schema_touched (x);
     DROP TABLE schema_touched;
     """,
+    # 11: the lookups by story and by canonical URL only ever want items in a story: items that matched
+    # nothing (most of them) stay out of those two indexes
+    """
+    DROP INDEX items_story_feed;
+    CREATE INDEX items_story_feed ON items(story_id, feed_id) WHERE story_id IS NOT NULL;
+    DROP INDEX items_canonical_url;
+    CREATE INDEX items_canonical_url ON items(canonical_url) WHERE story_id IS NOT NULL;
+    """,
 ]
 
 
@@ -268,8 +276,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@lru_cache(maxsize=1024)
 def iso(dt: datetime | None) -> str | None:
-    """A datetime as stored: ISO 8601 in UTC, or None."""
+    """A datetime as stored: ISO 8601 in UTC, or None (cached: a poll stores many items at one time)."""
     return dt.astimezone(UTC).isoformat(timespec="seconds") if dt else None
 
 

@@ -40,8 +40,8 @@ class Clusterer(Protocol):
         """A candidate story id for the item, or None for a new story."""
         ...
 
-    def decode(self, text: str | None) -> dict[str, float]:
-        """Stored terms back to counts."""
+    def decode(self, text: str | None) -> Terms:
+        """Stored terms back to counts (read only: they may be shared)."""
         ...
 
     def keys(self, text: str | None) -> list[str]:
