@@ -304,7 +304,12 @@ def _word_language(word: str) -> str:
 def item_language(title: str, text: str) -> str:
     """The language most of an item's telling words belong to (ko, uk, ru, en, fr), or ""."""
     head = f"{title} {text[:LANGUAGE_CHARS]}"  # the words voting are the first 80: no need to read them all
-    votes = Counter(lang for w in words(head)[:80] if (lang := _word_language(w)))
+    return words_language(words(head))
+
+
+def words_language(item_words: Sequence[str]) -> str:
+    """`item_language` of an item's words (`normalize.words` of its title, then its text)."""
+    votes = Counter(lang for w in item_words[:80] if (lang := _word_language(w)))
     cyrillic = votes["uk"] + votes["ru"] + votes["cyrillic"]
     if cyrillic and cyrillic >= votes["en"] + votes["fr"]:
         return "uk" if votes["uk"] > votes["ru"] else "ru"

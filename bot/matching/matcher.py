@@ -45,9 +45,14 @@ GAP = 10  # title and body are never one phrase
 
 def index_text(title: str, text: str, feed: str = "") -> TextIndex:
     """Build the word index of one item."""
+    return index_words(words(title), words(text), words(feed))
+
+
+def index_words(title: list[str], text: list[str], feed: list[str]) -> TextIndex:
+    """Build the word index of one item from its words (`normalize.words` of title, text, feed name)."""
     idx = TextIndex()
     for is_title, part in ((True, title), (False, text)):
-        for tok in words(part):
+        for tok in part:
             pos = len(idx.tokens)
             idx.tokens.append(tok)
             for key in text_keys(tok):
@@ -57,7 +62,7 @@ def index_text(title: str, text: str, feed: str = "") -> TextIndex:
         if is_title:
             idx.title_end = len(idx.tokens)
             idx.tokens.extend([""] * GAP)
-    idx.feed_tokens = words(feed)
+    idx.feed_tokens = feed
     for i, tok in enumerate(idx.feed_tokens):
         for key in text_keys(tok):
             idx.feed[key].append(i)
@@ -162,6 +167,7 @@ class Matcher:
         self._by_prefix: dict[str, set[int]] = defaultdict(set)
         self._prefix_lengths: set[int] = set()
         self._cache: dict[str, frozenset[int]] = {}
+        self._word_cache: dict[str, bool] = {}
         for i, ct in enumerate(self.topics):
             for term in iter_terms(ct.ast):
                 first = term_keys(term)[0]
@@ -171,6 +177,21 @@ class Matcher:
                 else:
                     for key in first:
                         self._by_key[key].add(i)
+
+    def may_match(self, *word_lists: list[str]) -> bool:
+        """Whether any of these words could start a match of some topic (cached per word form): when
+        none can, the item matches nothing and needs no index (`candidates` would be empty)."""
+        cache = self._word_cache
+        for tokens in word_lists:
+            for tok in tokens:
+                hit = cache.get(tok)
+                if hit is None:
+                    hit = any(self._cache.get(k) or self._key_candidates(k) for k in text_keys(tok))
+                    if len(cache) < 200_000:
+                        cache[tok] = hit
+                if hit:
+                    return True
+        return False
 
     def candidates(self, idx: TextIndex) -> set[int]:
         """Topics with at least one term whose first word (or prefix) occurs in the text."""

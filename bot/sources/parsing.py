@@ -36,7 +36,8 @@ from typing import Protocol
 from bot import clustering
 from bot.clustering import StoryRules
 from bot.matching import lemmas
-from bot.matching.matcher import Matcher, index_text
+from bot.matching.matcher import Matcher, index_words
+from bot.matching.normalize import words
 from bot.matching.watches import WatchIndex, WatchSource
 from bot.models import ParsedFeed, Topic
 from bot.stories import text_digest
@@ -152,18 +153,24 @@ def parse_and_match(
     if known:
         parsed.items = [it for it in parsed.items if known.get(it.key) != text_digest(it.title, it.text)]
     watches = _sync_watches()
-    if _matcher is not None:
-        for item in parsed.items:
-            if item.key not in parsed.matches:
-                idx = index_text(item.title, item.text, feed_name)
+    feed_words = words(feed_name)
+    # Most items match nothing: when no word of an item can start a topic's match (and there are no
+    # watches to ask), it gets no word index at all.
+    screen = _matcher is not None and not watches and not _matcher.may_match(feed_words)
+    for item in parsed.items:
+        title, text = words(item.title), words(item.text)
+        if _matcher is not None and item.key not in parsed.matches:
+            if screen and not _matcher.may_match(title, text):
+                parsed.matches[item.key] = []
+            else:
+                idx = index_words(title, text, feed_words)
                 found = _matcher.match_index(idx)
                 if watches is not None:
                     found += watches.match_index(idx)
                 parsed.matches[item.key] = found
-    for item in parsed.items:
         if item.key not in parsed.terms:
             terms = clustering.encode_terms(clustering.item_terms(item.title, item.text))
-            parsed.terms[item.key] = (terms, clustering.item_language(item.title, item.text))
+            parsed.terms[item.key] = (terms, clustering.words_language(title + text))
     parsed.word_forms = _fresh_forms()
     return parsed
 
