@@ -27,6 +27,9 @@ from storage.wordforms import save_word_forms
 log = logging.getLogger(__name__)
 
 
+BODIES_IN_HAND = 64
+
+
 @dataclass
 class PollContext:
     """Everything a poll needs, built once by the app."""
@@ -42,6 +45,9 @@ class PollContext:
     # This process schedules the feeds: its failures count towards the back-off and it stores the next
     # poll. False for `once` beside a running bot, whose schedule it must not push (storage.schedule_owner).
     owns_schedule: bool = True
+    # Polls between the start of their fetch and the end of their store: a poll of many feeds holds at
+    # most this many bodies in memory however far parsing falls behind fetching.
+    in_hand: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(BODIES_IN_HAND))
 
 
 @dataclass
@@ -69,6 +75,11 @@ async def poll_feed(ctx: PollContext, feed: FeedConfig, feed_id: int, state: Fee
     finishing together share one transaction."""
     if state is None:
         state = await ctx.db.run(get_feed_state, feed_id)
+    async with ctx.in_hand:
+        return await _poll(ctx, feed, feed_id, state)
+
+
+async def _poll(ctx: PollContext, feed: FeedConfig, feed_id: int, state: FeedState) -> PollOutcome:
     try:
         res = await ctx.fetcher.fetch(state.url, state.etag, state.last_modified)
     except FetchError as e:

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.config import Config, Settings, load_config
-from bot.pipeline import PollContext
+from bot.pipeline import BODIES_IN_HAND, PollContext
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
 from storage.db import AsyncDB, open_database
@@ -44,6 +44,7 @@ async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runt
             forms = WordForms(settings.db_path)  # and read the word forms analysed before
             parser = ParserPool(settings.parse_workers, config.topics, watches, forms)
             ctx = PollContext(adb, fetcher, parser, settings.max_backoff_s)
+            ctx.in_hand = asyncio.Semaphore(max(BODIES_IN_HAND, settings.concurrency))  # never below the fetches
             ctx.max_age_s = config.max_age_s
             try:
                 yield Runtime(settings, config, ctx, feed_ids)

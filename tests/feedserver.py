@@ -34,6 +34,8 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests being answered at one time
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
@@ -53,6 +55,7 @@ class FeedServer:
         self.routes.clear()
         self.hits.clear()
         self.requests.clear()
+        self.most_in_flight = 0
 
     def start(self) -> FeedServer:
         """Start serving; return self."""
@@ -80,6 +83,14 @@ class FeedServer:
         self._loop.close()  # here, in its own thread: left to the garbage collector it fails at exit
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         key = request.path_qs if request.path_qs in self.routes else request.path
         self.hits[key] += 1
         self.requests.append((key, dict(request.headers)))

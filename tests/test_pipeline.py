@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
@@ -243,3 +244,15 @@ def test_rewrites_of_one_report_in_two_feeds_are_one_story_with_one_hit(fresh_db
     assert len(hits_a) == 1 and [h.title for h in hits_b] == [other.title]
     story = fresh_db.execute("SELECT n_items, n_feeds FROM stories WHERE id = ?", [hits_a[0].story_id]).fetchone()
     assert story == (2, 2)
+
+
+async def test_a_poll_of_many_feeds_holds_a_bounded_number_of_bodies(ctx: PollContext, server: FeedServer) -> None:
+    ctx.in_hand = asyncio.Semaphore(3)
+    feeds = []
+    for n in range(12):
+        url = server.set(f"/f{n}", body=rss([{"title": f"Item {n}", "link": f"https://n.example/{n}"}]), delay=0.05)
+        feeds.append(FeedConfig(f"F{n}", "rss", url, url, 600))
+    ids = await ctx.db.run(sync_feeds, feeds)
+    outcomes = await asyncio.gather(*(poll_feed(ctx, f, ids[f.source]) for f in feeds))
+    assert [o.new_items for o in outcomes] == [1] * 12
+    assert server.most_in_flight == 3  # the fetcher alone would have asked for all twelve at once
