@@ -6,6 +6,9 @@ dates, authors, the feed's title and notes); each refusal rule has a feed of its
 
 from __future__ import annotations
 
+import itertools
+import random
+
 import pytest
 
 from bot.errors import ParseError
@@ -92,6 +95,9 @@ def rss(items: str, channel: str = "", decl: str = '<?xml version="1.0" encoding
     ).encode()
 
 
+ITUNES = ' xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"'
+
+
 def atom(entries: str) -> bytes:
     return (
         '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"'
@@ -104,6 +110,7 @@ ITEM = (
     "<item><title>Storm reaches the coast</title><link>https://wire.example/a/1</link><guid>https://wire.example/a/1</guid>"
     "<pubDate>Mon, 21 Oct 2024 10:00:00 GMT</pubDate><description>&lt;p&gt;Winds of 120 km/h.&lt;/p&gt;</description></item>"
 )
+MEDIA = "<media:description>{}</media:description></item>"
 ENTRY = (
     "<entry><title>Storm reaches the coast</title><link href='https://wire.example/a/1'/><id>urn:a:1</id>"
     "<published>2024-10-21T10:00:00+02:00</published><updated>2024-10-22T09:00:00Z</updated>"
@@ -114,7 +121,7 @@ ENTRY = (
 REFUSED = [
     ("HTML content type", rss(ITEM), {"Content-Type": "text/html"}, "content type text/html"),
     ("charset not UTF-8", rss(ITEM), {"Content-Type": "text/xml; charset=windows-1251"}, "charset windows-1251"),
-    ("declared encoding", rss(ITEM, decl='<?xml version="1.0" encoding="ISO-8859-1"?>'), {}, "encoding ISO-8859-1"),
+    ("declared encoding", rss(ITEM, decl='<?xml version="1.0" encoding="ISO-8859-1"?>'), {}, "encoding iso-8859-1"),
     ("UTF-16", rss(ITEM).decode().replace("utf-8", "utf-16").encode("utf-16"), {}, "UTF-16"),
     ("DOCTYPE", rss(ITEM, decl='<!DOCTYPE rss [<!ENTITY w "Wire">]>'), {}, "DOCTYPE"),
     ("xml:base", rss(ITEM.replace("<item>", '<item xml:base="https://other.example/">')), {}, "xml:base"),
@@ -129,21 +136,21 @@ REFUSED = [
         {},
         "outside",
     ),
-    ("markup in a description", rss(ITEM.replace("&lt;p&gt;Winds", "<p>Winds</p>")), {}, "markup inside <description>"),
+    (
+        "markup in a description",
+        rss(ITEM.replace("&lt;p&gt;Winds", "<p>Winds</p>")),
+        {},
+        "markup or an encoding mode in <description>",
+    ),
     ("comment in a title", rss(ITEM.replace("Storm reaches", "Storm <!-- x --> reaches")), {}, "markup inside <title>"),
     ("repeated title", rss(ITEM.replace("</item>", "<title>Again</title></item>")), {}, "repeats <title>"),
     (
-        "media:description",
-        rss(ITEM.replace("</item>", "<media:description>Longer text</media:description></item>")),
+        "media:title in a group, no title of its own",
+        atom(ENTRY.replace("<title>Storm reaches the coast</title>", "<media:group><media:title>T</media:title></media:group>")),
         {},
-        "media:description",
+        "no title of its own",
     ),
-    (
-        "media:title in a group",
-        atom(ENTRY.replace("</entry>", "<media:group><media:title>T</media:title></media:group></entry>")),
-        {},
-        "media:title",
-    ),
+    ("media:title beside the title", atom(ENTRY.replace("</entry>", "<media:title>T</media:title></entry>")), {}, "media:title"),
     (
         "alternate atom:link in RSS",
         rss(ITEM.replace("</item>", "<atom:link href='https://wire.example/b'/></item>")),
@@ -160,6 +167,28 @@ REFUSED = [
         "dcterms:modified",
     ),
     ("Atom author with an email", atom(ENTRY.replace("</name>", "</name><email>ann@wire.example</email>")), {}, "email"),
+    (
+        "itunes:author and dc:creator",
+        rss(ITEM.replace("</item>", "<itunes:author>Ann</itunes:author><dc:creator>Bo</dc:creator></item>"), ns=ITUNES),
+        {},
+        "author twice",
+    ),
+    ("no content type, no declaration", rss(ITEM.replace("Storm", "Tempête"), decl=""), {"ETag": '"1"'}, "iso-8859-1"),
+    ("text/xml, no declaration", rss(ITEM.replace("Storm", "Tempête"), decl=""), {"Content-Type": "text/xml"}, "us-ascii"),
+    (
+        "base64 content",
+        atom(ENTRY.replace("</entry>", "<content type='application/octet-stream'>SGk=</content></entry>")),
+        {},
+        "base64",
+    ),
+    ("content at the channel level", rss(ITEM, channel="<content:encoded>x</content:encoded>"), {}, "channel"),
+    ("an empty <link>", rss(ITEM.replace("<link>https://wire.example/a/1</link>", "<link></link>")), {}, "empty <link>"),
+    (
+        "Atom link without href",
+        atom(ENTRY.replace("<link href='https://wire.example/a/1'/>", "<link>https://wire.example/a/1</link>")),
+        {},
+        "without href",
+    ),
     ("an item's <Link> in capitals", rss(ITEM.replace("</item>", "<Link>https://wire.example/b</Link></item>")), {}, "<Link>"),
 ]
 
@@ -219,6 +248,67 @@ ACCEPTED = [
         rss(ITEM + ITEM.replace("Storm reaches", "Flood follows").replace("<guid>https://wire.example/a/1</guid>", "")),
     ),
     ("no items", rss("")),
+    ("ASCII without declaration or content type", rss(ITEM, decl="")),
+    ("itunes:author", rss(ITEM.replace("</item>", "<itunes:author>Ann Lee</itunes:author></item>"), ns=ITUNES)),
+    (
+        "media:title in a group after the title",
+        atom(ENTRY.replace("</entry>", "<media:group><media:title>Other</media:title></media:group></entry>")),
+    ),
+    (
+        "media:title in a group before the title",
+        atom(ENTRY.replace("<title>", "<media:group><media:title>Other</media:title></media:group><title>")),
+    ),
+    (
+        "media:description longer than the description",
+        rss(ITEM.replace("</item>", MEDIA.format("A caption longer than the text"))),
+    ),
+    ("media:description shorter than the description", rss(ITEM.replace("</item>", MEDIA.format("Caption")))),
+    (
+        "media:description first",
+        rss(ITEM.replace("<description>", MEDIA.format("A caption longer than the text")[:-7] + "<description>")),
+    ),
+    (
+        "media:description after content:encoded",
+        rss(
+            ITEM.replace(
+                "</item>", "<content:encoded>Full text</content:encoded>" + MEDIA.format("A long caption, longer than all")
+            )
+        ),
+    ),
+    (
+        "two media:descriptions",
+        rss(ITEM.replace("</item>", MEDIA.format("One")[:-7] + MEDIA.format("Another caption, the longest one"))),
+    ),
+    (
+        "media:description nested",
+        rss(
+            ITEM.replace(
+                "</item>",
+                "<media:content url='https://x.example/i.jpg'>"
+                + MEDIA.format("A caption nested in the media, long")[:-7]
+                + "</media:content></item>",
+            )
+        ),
+    ),
+    (
+        "nested media:description first",
+        rss(
+            ITEM.replace(
+                "<title>",
+                "<media:group><media:description>Nested caption first and long</media:description></media:group><title>",
+            )
+        ),
+    ),
+    (
+        "itunes:summary and subtitle",
+        rss(
+            ITEM.replace(
+                "</item>",
+                "<itunes:summary>An episode summary, long enough to win</itunes:summary><itunes:subtitle>Sub</itunes:subtitle></item>",
+            ),
+            ns=ITUNES,
+        ),
+    ),
     ("Atom", atom(ENTRY)),
     ("Atom, updated when published is unreadable", atom(ENTRY.replace("2024-10-21T10:00:00+02:00", "yesterday"))),
     (
@@ -235,3 +325,41 @@ def test_fast_path_reads_as_feedparser(what: str, body: bytes) -> None:
     headers = {"content-location": URL}
     assert read_fast(body, dict(headers)) == parse_with_feedparser(body, dict(headers), URL)
     assert parse_feed(body, {}, URL) == parse_with_feedparser(body, dict(headers), URL)
+
+
+TEXTS = {
+    "description": "<description>Desc {}</description>",
+    "content:encoded": "<content:encoded>&lt;p&gt;Encoded {}&lt;/p&gt;</content:encoded>",
+    "media:description": "<media:description>Caption {}</media:description>",
+    "nested media:description": "<media:content url='https://x.example/i.jpg'><media:description>Nested {}</media:description></media:content>",
+    "itunes:summary": "<itunes:summary>Summary {}</itunes:summary>",
+}
+ORDERS = [order for size in (1, 2, 3) for order in itertools.permutations(TEXTS, size)]
+
+
+@pytest.mark.parametrize("order", ORDERS, ids=["+".join(o) for o in ORDERS])
+def test_summary_and_content_filed_as_feedparser_files_them(order: tuple[str, ...]) -> None:
+    # feedparser's first summary-like element is the summary, the next becomes content unless content was
+    # seen, later ones replace the summary unless nested deeper; the item's text is the longer of the two.
+    lengths = random.Random("+".join(order))
+    for _ in range(2):
+        texts = "".join(TEXTS[name].format("x" * lengths.randint(0, 12)) for name in order)
+        body = rss(f"<item><title>T</title><link>https://wire.example/1</link>{texts}</item>", ns=ITUNES)
+        headers = {"content-location": URL}
+        assert read_fast(body, dict(headers)) == parse_with_feedparser(body, dict(headers), URL)
+
+
+LINKS = [
+    ("pdf alternate only", "<link rel='alternate' type='application/pdf' href='https://wire.example/a.pdf'/>"),
+    ("pdf alternate, then html", "<link type='application/pdf' href='/a.pdf'/><link href='/a.html'/>"),
+    ("rel and type in capitals", "<link rel='ALTERNATE' type='TEXT/HTML' href='https://wire.example/caps'/>"),
+    ("non-ASCII href", "<link href='https://wire.example/caf\u00e9'/>"),
+    ("related only", "<link rel='related' href='https://wire.example/r'/>"),
+]
+
+
+@pytest.mark.parametrize(("what", "links"), LINKS, ids=[w for w, _ in LINKS])
+def test_atom_links_chosen_as_feedparser_chooses_them(what: str, links: str) -> None:
+    body = atom(f"<entry><title>T</title>{links}<updated>2024-10-21T10:00:00Z</updated></entry>")
+    headers = {"content-location": URL}
+    assert read_fast(body, dict(headers)) == parse_with_feedparser(body, dict(headers), URL)
