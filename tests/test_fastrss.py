@@ -182,6 +182,12 @@ REFUSED = [
         "base64",
     ),
     ("content at the channel level", rss(ITEM, channel="<content:encoded>x</content:encoded>"), {}, "channel"),
+    (
+        "nesting deeper than libxml2 allows",
+        rss(ITEM.replace("</item>", "<x:a>" * 300 + "</x:a>" * 300 + "</item>"), ns=' xmlns:x="urn:x"'),
+        {},
+        "not well-formed",
+    ),
     ("an empty <link>", rss(ITEM.replace("<link>https://wire.example/a/1</link>", "<link></link>")), {}, "empty <link>"),
     (
         "Atom link without href",

@@ -113,8 +113,9 @@ def _check_bytes(body: bytes, headers: dict[str, str]) -> None:
 
 def _parser() -> etree.XMLParser:
     parser: etree.XMLParser | None = getattr(_local, "parser", None)
-    if parser is None:  # an lxml parser serves one thread at a time
-        parser = _local.parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    if parser is None:  # an lxml parser serves one thread at a time; libxml2's limits stay on (text over
+        # 10 MB, nesting over 256 levels: such a body is refused and feedparser reads it)
+        parser = _local.parser = etree.XMLParser(resolve_entities=False, no_network=True)
     return parser
 
 
