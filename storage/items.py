@@ -208,8 +208,10 @@ def _restore_changed(
     db.execute("UPDATE items SET title = ?, text = ? WHERE id = ?", [item.title, item.text, item_id])
     if not entry.matches:
         return item_id, story_id
-    if story_id is None:  # it matched nothing before: its story is found or opened now
-        better = _cluster(db, clusterer, df, feed_id, entry, now) if clusterer is not None and df is not None else None
+    if story_id is None:  # it matched nothing before: its story is found (a stored copy's first) or opened now
+        better = _find_story(db, item)
+        if better is None and clusterer is not None and df is not None:
+            better = _cluster(db, clusterer, df, feed_id, entry, now)
         if better is None:
             better = create_story(db, item, _canonical(item), iso(now) or "", entry.terms, entry.lang)
         else:

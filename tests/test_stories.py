@@ -6,6 +6,7 @@ wording (sources named beside them)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -70,6 +71,19 @@ def test_an_item_that_matched_nothing_opens_no_story_until_something_needs_one(
     assert story_of(fresh_db, feeds[2], "3") == hits[0]  # a later copy joins it, matched or not
     n_items, n_feeds = fresh_db.execute("SELECT n_items, n_feeds FROM stories").fetchone()
     assert (n_items, n_feeds) == (2, 2)
+
+
+def test_a_storyless_item_that_matches_after_a_change_joins_the_story_of_its_stored_copy(
+    fresh_db: sqlite_utils.Database, feeds: list[int]
+) -> None:
+    url = "https://a.example/news/7"
+    save(fresh_db, feeds[0], entry(Item("1", url, "Visit to Kyiv", "")))  # matched nothing: no story
+    hits = save(fresh_db, feeds[1], entry(Item("2", url, "Рютте в Киеве", "Визит генсека НАТО"), "rutte"))
+    changed = Item("1", url, "Rutte in Kyiv", "The NATO chief arrived by train")  # another language: no cluster
+    again = save(fresh_db, feeds[0], replace(entry(changed, "rutte"), changed=True))
+    assert again == [] and story_of(fresh_db, feeds[0], "1") == hits[0]  # one article, one story, one alert
+    assert fresh_db.execute("SELECT count(*) FROM stories").fetchone()[0] == 1
+    assert fresh_db.execute("SELECT n_items, n_feeds FROM stories").fetchone() == (2, 2)
 
 
 def test_a_short_headline_does_not_join_a_long_lead_that_contains_its_words(
