@@ -4,6 +4,7 @@ words seen before loads no dictionary, and finds exactly what the dictionaries w
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,34 @@ def test_a_stored_analysis_gives_the_keys_the_dictionaries_give() -> None:
         assert lemmas.decode_analysis(text) == lemmas._analyse_now(word)
     assert lemmas.decode_analysis(fresh["пескова"])[3] == "песков"  # a name's lemma is kept too
     assert lemmas.decode_analysis(fresh["coréennes"])[4] == ("fr",)  # and which dictionaries know a word
+
+
+def test_only_a_process_reading_stored_forms_keeps_its_analyses_for_storing() -> None:
+    before = lemmas._store
+    try:
+        lemmas.use_store(None)  # the bot's own process: /testquery analyses stored items' words there
+        lemmas.take_fresh()
+        assert lemmas.lemma("зюзюкинскими") and lemmas.take_fresh() == {}
+        lemmas.use_store(lambda word: None)  # a parse worker: what it analyses goes back to be stored
+        assert lemmas.lemma("зюзюкинскому") and set(lemmas.take_fresh()) == {"зюзюкинскому"}
+    finally:
+        lemmas.use_store(before)
+
+
+def test_the_generation_changes_with_the_rules_that_choose_an_analysis(tmp_path: Path) -> None:
+    for part in ("__init__.py", "matching/__init__.py", "matching/lemmas.py", "matching/normalize.py"):
+        (tmp_path / "bot" / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "bot" / part, tmp_path / "bot" / part)
+
+    def generation() -> str:
+        code = "from bot.matching import lemmas; print(lemmas.generation())"
+        return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+    first = generation()
+    assert first.strip() == lemmas.generation()
+    with (tmp_path / "bot/matching/normalize.py").open("a", encoding="utf-8") as f:
+        f.write("\n# is_cyrillic and is_hangul decide which dictionary reads a word\n")
+    assert generation() != first
 
 
 def test_rows_of_another_generation_are_not_read_and_are_replaced(tmp_path: Path) -> None:

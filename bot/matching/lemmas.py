@@ -174,11 +174,13 @@ def use_store(lookup: Callable[[str], str | None] | None) -> None:
 
 @lru_cache(maxsize=1)
 def generation() -> str:
-    """What the analyses depend on: these rules (this file) and the versions of the dictionaries."""
+    """What the analyses depend on: these rules (this file and normalize.py, whose script tests choose
+    the rules) and the versions of the dictionaries."""
     import hashlib
     from importlib import metadata
 
-    parts = [Path(__file__).read_bytes()]
+    here = Path(__file__)
+    parts = [here.read_bytes(), here.with_name("normalize.py").read_bytes()]
     for dist in ("pymorphy3", "pymorphy3-dicts-ru", "pymorphy3-dicts-uk", "simplemma"):
         try:
             parts.append(metadata.version(dist).encode())
@@ -188,7 +190,9 @@ def generation() -> str:
 
 
 def take_fresh() -> dict[str, str]:
-    """The analyses made from the dictionaries since the last call (word -> `encode_analysis`), to store."""
+    """The analyses made from the dictionaries since the last call (word -> `encode_analysis`), to store;
+    only a process that reads stored analyses (`use_store`) keeps them: the bot's own process, matching
+    /testquery against stored items, would otherwise hold every word it analysed."""
     global _fresh
     out, _fresh = _fresh, {}
     return out
@@ -206,7 +210,7 @@ def _analyse(word: str) -> Analysis:
             found = _known[word] = decode_analysis(stored)
         else:
             found = _known[word] = _analyse_now(word)
-            if needs_dictionary(word):
+            if _store is not None and needs_dictionary(word):  # no store: no one takes them (`take_fresh`)
                 _fresh[word] = encode_analysis(found)
     return found
 
