@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import csv
 import itertools
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot import clustering
+from bot import clustering, crosslang
+from bot.config import load_config
+from bot.matching.matcher import Matcher
 from bot.stories import story_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,8 +76,26 @@ def widely_reported(reports: Iterable[Report], min_outlets: int = 3) -> set[str]
     return {event for event, names in outlets.items() if len(names) >= min_outlets}
 
 
-def cluster(reports: Sequence[Report], threshold: float = clustering.THRESHOLD) -> dict[str, int]:
-    """Story number per item id, items met in time order as a poller would meet them."""
+class ShippedTopics:
+    """The shipped topics (feeds.yaml): the names their queries spell in several scripts, and the
+    names of the topics an item matches (no evidence across languages for that item)."""
+
+    def __init__(self) -> None:
+        topics = load_config(ROOT / "feeds.yaml").topics
+        self.aliases = crosslang.alias_groups(t.query for t in topics)
+        self._own = {t.id: crosslang.own_names([t.query], self.aliases) for t in topics}
+        self._matcher = Matcher(topics)
+
+    def own_names(self, title: str, lead: str) -> frozenset[str]:
+        return frozenset().union(*(self._own[m.topic] for m in self._matcher.match(title, lead)))
+
+
+def cluster(reports: Sequence[Report], threshold: float = clustering.THRESHOLD, across: bool = False) -> dict[str, int]:
+    """Story number per item id, items met in time order as a poller would meet them; with `across`,
+    an item that joins no story in its language may join one in another (`bot.crosslang`; measured,
+    not used by the product)."""
+    shipped = ShippedTopics() if across else None
+    anchors_of: dict[int, frozenset[str]] = {}
     order = sorted(reports, key=lambda r: (r.at or datetime.min.replace(tzinfo=UTC), r.item_id))
     vocab = clustering.Vocabulary()
     stories: dict[int, tuple[dict[str, float], datetime | None, set[str], str]] = {}  # terms, last, outlets, language
@@ -95,6 +114,12 @@ def cluster(reports: Sequence[Report], threshold: float = clustering.THRESHOLD) 
                 if lang == language and _recent(r.at, last)
             ]
             chosen = clustering.choose_story(terms, r.at, candidates, vocab.idf, threshold=threshold)
+        anchors = crosslang.anchors(r.title, r.lead, language, shipped.aliases) if shipped else frozenset()
+        if chosen is None and shipped is not None:
+            others = [
+                crosslang.Across(sid, anchors_of[sid], last) for sid, (_, last, _, lang) in stories.items() if lang != language
+            ]
+            chosen = crosslang.choose_across(anchors, r.at, others, shipped.own_names(r.title, r.lead))
         if chosen is None:
             chosen = len(stories)
             stories[chosen] = (dict(terms), r.at, {r.outlet}, language)
@@ -102,6 +127,7 @@ def cluster(reports: Sequence[Report], threshold: float = clustering.THRESHOLD) 
             t, last, outlets, lang = stories[chosen]
             latest = max((x for x in (last, r.at) if x), default=None)
             stories[chosen] = (clustering.merge_terms(t, terms), latest, outlets | {r.outlet}, lang)
+        anchors_of[chosen] = anchors_of.get(chosen, frozenset()) | anchors
         if url:
             by_url[url] = chosen
         out[r.item_id] = chosen
@@ -132,24 +158,42 @@ def bcubed(reports: Iterable[Report], assigned: dict[str, int]) -> tuple[float, 
     return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def _anchors(r: Report) -> set[str]:
-    """Language-independent evidence in a report: its numbers (years left out) and its words in Latin
-    letters (in Korean or Cyrillic text these are names: IBM, KTX, H200)."""
-    rest, numbers = clustering._numbers(f"{r.title} {r.lead}")
-    words = {w.casefold() for w in re.findall(r"[A-Za-z][A-Za-z0-9]+", rest)}
-    return {n for n in numbers if not re.fullmatch(r"#(19|20)\d\d", n)} | words
-
-
 def cross_language_anchor_rule(reports: Sequence[Report], min_shared: int) -> tuple[int, int, int]:
-    """Pairs of reports in different languages within the clustering window: (joined by sharing at
-    least `min_shared` anchors and of one event, joined but of different events, of one event)."""
-    anchors = {r.item_id: _anchors(r) for r in reports}
+    """Pairs of reports in different languages within crosslang.WINDOW_H hours: (sharing at least
+    `min_shared` anchors and of one event, sharing as many but of different events, of one event).
+    The names of the shipped topics both reports match are left out, as for a topic's own items."""
+    shipped = ShippedTopics()
+    anchors = {r.item_id: crosslang.anchors(r.title, r.lead, r.lang, shipped.aliases) for r in reports}
+    own = {r.item_id: shipped.own_names(r.title, r.lead) for r in reports}
     right = wrong = same = 0
     for a, b in itertools.combinations(reports, 2):
-        if a.lang == b.lang or not _recent(a.at, b.at):
+        if a.lang == b.lang or not crosslang.within_hours(a.at, b.at, crosslang.WINDOW_H):
             continue
         same += a.event == b.event
-        if len(anchors[a.item_id] & anchors[b.item_id]) >= min_shared:
+        if crosslang.shared(anchors[a.item_id], anchors[b.item_id], own[a.item_id] & own[b.item_id]) >= min_shared:
             right += a.event == b.event
             wrong += a.event != b.event
     return right, wrong, same
+
+
+def cross_language_bcubed(reports: Iterable[Report], assigned: dict[str, int]) -> tuple[float, float, float]:
+    """BCubed over links between languages only: precision over the items whose story holds reports
+    in another language (the share of those of the item's event), recall over the items whose event
+    was reported in another language (the share of those in the item's story)."""
+    rows = list(reports)
+    by_story: dict[int, list[Report]] = defaultdict(list)
+    by_event: dict[str, list[Report]] = defaultdict(list)
+    for r in rows:
+        by_story[assigned[r.item_id]].append(r)
+        by_event[r.event].append(r)
+    precisions, recalls = [], []
+    for item in rows:
+        story = [o for o in by_story[assigned[item.item_id]] if o.lang != item.lang]
+        event = [o for o in by_event[item.event] if o.lang != item.lang]
+        if story:
+            precisions.append(sum(o.event == item.event for o in story) / len(story))
+        if event:
+            recalls.append(sum(assigned[o.item_id] == assigned[item.item_id] for o in event) / len(event))
+    precision = sum(precisions) / len(precisions) if precisions else 1.0
+    recall = sum(recalls) / len(recalls) if recalls else 0.0
+    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0

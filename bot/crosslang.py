@@ -1,0 +1,228 @@
+"""Evidence that two reports in different languages tell one event (pure).
+
+Reports in different languages share no words, only what is written the same in any language:
+
+- numbers, normalised as `bot.clustering` does (1,500 = 1 500 = 1500; "10 тысяч" = 10 000 = 1만),
+  years and numbers under MIN_NUMBER left out (every report of a month has its year, many a 2 or 3);
+- names written in Latin letters: in Korean or Cyrillic text any Latin word (IBM, KTX, H200), in
+  English or French text a word written with a capital inside a sentence, in capitals or with digits;
+- names in Cyrillic letters (a capitalised word that no dictionary knows, or that one calls a surname,
+  place or organisation), transliterated with anyascii, and every name compared by its first letter
+  and consonant classes (Зеленский, Zelensky and Зеленський are one anchor);
+- names the topics' queries spell in several scripts: an OR of single words in different scripts
+  (`rutte OR рютте OR 뤼터`) says they are one name, so any of them in a report is that name.
+
+An anchor that is a term of the topic's own query says nothing (every item of the topic has it).
+Two reports in different languages within WINDOW_H hours sharing MIN_SHARED anchors besides those
+were always of one event on the labelled sets (tests/test_stories_eval.py), but such pairs are rare
+(8 of 105 same-event pairs), so the product does not join stories across languages: this module
+is the measured rule, used by the evaluation only.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+
+from anyascii import anyascii
+
+from bot.clustering import _numbers
+from bot.matching.lemmas import _analyzer, lemma, text_keys
+from bot.matching.normalize import fold, is_cyrillic, is_hangul, split_scripts
+from bot.matching.query import Node, Or, Term, iter_terms, parse_query
+
+MIN_NUMBER = 10
+LEAD_CHARS = 600  # the anchors of an item are read from its title and the start of its lead
+_YEAR = re.compile(r"#(19|20)\d\d")
+_SENTENCE_WORD = re.compile(r"(^|[.!?:;«»\"“”()\[\]]\s*|\n)?([^\W_]+)")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+LATIN_LANGS = frozenset({"en", "fr"})
+
+Aliases = Mapping[str, str]  # a folded word, or a prefix ending in "*" -> the name it is one spelling of
+
+
+def _script(word: str) -> str:
+    if is_hangul(word):
+        return "hangul"
+    if is_cyrillic(word):
+        return "cyrillic"
+    return "latin" if _LATIN.match(word) else "other"
+
+
+def _or_groups(node: Node) -> Iterable[Or]:
+    if isinstance(node, Or):
+        yield node
+    for child in getattr(node, "children", ()):
+        yield from _or_groups(child)
+    for attr in ("child", "left", "right"):
+        if (sub := getattr(node, attr, None)) is not None:
+            yield from _or_groups(sub)
+
+
+def alias_groups(queries: Iterable[str]) -> dict[str, str]:
+    """Word (or "prefix*") -> name, from every OR of the queries whose single-word terms are written
+    in two scripts or more; the name is the group's first Latin word (else its first word)."""
+    out: dict[str, str] = {}
+    for query in queries:
+        for group in _or_groups(parse_query(query)):
+            singles = [c for c in group.children if isinstance(c, Term) and len(c.words) == 1 and c.field is None]
+            scripts = [_script(t.words[0]) for t in singles]
+            if len(set(scripts)) < 2 or len(set(scripts)) < len(scripts):  # one spelling per script, or not one name
+                continue
+            latin = [t for t in singles if _script(t.words[0]) == "latin"]
+            name = fold((latin or singles)[0].words[0])
+            for t in singles:
+                out[fold(t.words[0]) + ("*" if t.prefix else "")] = name
+    return out
+
+
+def own_names(queries: Iterable[str], aliases: Aliases) -> frozenset[str]:
+    """The names (alias values) and Latin words that are terms of these queries: no evidence for
+    items of those topics."""
+    found: set[str] = set()
+    for query in queries:
+        for term in iter_terms(parse_query(query)):
+            for w in term.words:
+                key = fold(w) + ("*" if term.prefix and w == term.words[-1] else "")
+                found.add(name_anchor(_latin(aliases.get(key, fold(w)))))
+    return frozenset(found)
+
+
+def _prefixes(aliases: Aliases) -> tuple[tuple[str, str], ...]:
+    return tuple((k[:-1], v) for k, v in aliases.items() if k.endswith("*"))
+
+
+@lru_cache(maxsize=64)
+def _prefix_table(items: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return _prefixes(dict(items))
+
+
+def _alias_of(word: str, aliases: Aliases, prefixes: tuple[tuple[str, str], ...]) -> str | None:
+    for key in text_keys(word) if (is_cyrillic(word) or is_hangul(word) or word.isalpha()) else (fold(word),):
+        if key in aliases:
+            return aliases[key]
+    folded = fold(word)
+    for prefix, name in prefixes:
+        if folded.startswith(prefix):
+            return name
+    return None
+
+
+def anchors(title: str, text: str, lang: str, aliases: Aliases = {}) -> frozenset[str]:  # noqa: B006 (read only)
+    """The language-independent anchors of an item: "#1500" numbers, "@name" names."""
+    head = unicodedata.normalize("NFKC", f"{title}\n{text[:LEAD_CHARS]}")
+    rest, numbers = _numbers(head)
+    found = {n for n in numbers if not _YEAR.fullmatch(n) and _value(n) >= MIN_NUMBER}
+    latin_text = lang in LATIN_LANGS
+    prefixes = _prefix_table(tuple(sorted(aliases.items())))
+    for m in _SENTENCE_WORD.finditer(split_scripts(rest)):
+        raw = m.group(2)
+        word = raw.casefold().replace("ё", "е")
+        name = _alias_of(word, aliases, prefixes) if aliases else None
+        if name is not None:
+            found.add(name_anchor(name))
+        elif (script := _script(raw)) == "latin" and len(raw) > 1:
+            if not latin_text or _is_latin_name(raw, sentence_start=m.group(1) is not None):
+                found.add(name_anchor(fold(word)))
+        elif script == "cyrillic" and _is_latin_name(raw, m.group(1) is not None) and _is_cyrillic_name(word):
+            found.add(name_anchor(_latin(word)))
+    return frozenset(found)
+
+
+_CLASSES = str.maketrans({**{c: k for c, k in zip("bfvcqgzxdl", "ppkkkssstr", strict=True)}, **{c: None for c in "aeiouyhw'"}})
+
+
+def name_anchor(latin: str) -> str:
+    """One anchor for a name in Latin letters, the same for its transliterations from Cyrillic: the
+    first letter and the consonants after it by sound class (Zelensky, Zelenskiy, Zelens'kyi -> zrnsk);
+    a name with fewer than two consonants after its first letter as it is written (AI, NATO)."""
+    word = re.sub(r"[^a-z0-9]", "", latin)
+    rest = re.sub(r"(.)\1+", r"\1", word[1:].translate(_CLASSES))
+    return "@" + (word[0] + rest if len(rest) >= 2 and word.isalpha() else word)
+
+
+def _latin(word: str) -> str:
+    """A casefolded word in Latin letters (a Cyrillic one by its name's lemma, transliterated)."""
+    return anyascii(lemma(word, proper=True)).casefold() if is_cyrillic(word) else fold(word)
+
+
+_NAME_TAGS = frozenset({"Surn", "Geox", "Orgn"})
+
+
+@lru_cache(maxsize=50_000)
+def _is_cyrillic_name(word: str) -> bool:
+    """Whether a capitalised Cyrillic word names someone or something: a word no dictionary knows (a
+    transliterated name: Рютте, Столтенберга) or one a dictionary calls a surname, place or
+    organisation (Єрмак, Украины, НАТО). First names (Андрей) and capitalised common nouns (Офис
+    президента) name too many people and things to tell one event."""
+    if len(word) < 3:
+        return False
+    known = [p for lang in ("ru", "uk") for p in _analyzer(lang).parse(word)[:1] if p.is_known]
+    return not known or any(p.tag.grammemes & _NAME_TAGS for p in known)
+
+
+def _is_latin_name(raw: str, sentence_start: bool) -> bool:
+    """A word in Latin text that names something: digits or capitals inside it (H200, NATO, McDonald),
+    or a capital first letter where a sentence does not start."""
+    if any(c.isdigit() for c in raw) or sum(c.isupper() for c in raw) > 1:
+        return True
+    return raw[:1].isupper() and not sentence_start
+
+
+def _value(number: str) -> float:
+    try:
+        return float(number[1:])
+    except ValueError:
+        return 0.0
+
+
+def shared(a: Iterable[str], b: frozenset[str], own: frozenset[str] = frozenset()) -> int:
+    """How many anchors two items (or an item and a story) share, the topic's own names left out."""
+    return sum(1 for x in a if x in b and x not in own)
+
+
+def within_hours(at: datetime | None, other: datetime | None, hours: float) -> bool:
+    """Whether two reports are at most `hours` apart (true when a time is unknown)."""
+    return at is None or other is None or abs((at - other).total_seconds()) <= hours * 3600
+
+
+MIN_SHARED = 2  # one shared number or name joins reports of different events (measured in tests/test_stories_eval.py)
+WINDOW_H = 48.0
+
+
+@dataclass(frozen=True)
+class Across:
+    """A recent story in another language that an item may join: its anchors and latest report."""
+
+    story_id: int
+    anchors: frozenset[str]
+    last_at: datetime | None
+
+
+def choose_across(
+    item_anchors: frozenset[str], at: datetime | None, candidates: Iterable[Across], own: frozenset[str] = frozenset()
+) -> int | None:
+    """The story in another language sharing the most anchors with the item (at least MIN_SHARED,
+    the topic's own names left out, within WINDOW_H hours; the latest on a tie), or None."""
+    best: tuple[int, datetime | None] | None = None
+    best_id = None
+    for story in candidates:
+        if not within_hours(at, story.last_at, WINDOW_H):
+            continue
+        n = shared(item_anchors, story.anchors, own)
+        if n < MIN_SHARED:
+            continue
+        if (
+            best is None
+            or n > best[0]
+            or (
+                n == best[0]
+                and (story.last_at or datetime.min.replace(tzinfo=UTC)) > (best[1] or datetime.min.replace(tzinfo=UTC))
+            )
+        ):
+            best, best_id = (n, story.last_at), story.story_id
+    return best_id

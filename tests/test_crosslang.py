@@ -1,0 +1,76 @@
+"""Language-independent evidence (bot.crosslang) on real reports from the labelled story sets."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import crosslang
+from tests import storyeval
+
+SHIPPED = storyeval.ShippedTopics()
+REPORTS = {r.item_id: r for path in storyeval.present_sets() for r in storyeval.load_reports(path)}
+
+
+def _anchors(item_id: str) -> frozenset[str]:
+    r = REPORTS[item_id]
+    return crosslang.anchors(r.title, r.lead, r.lang, SHIPPED.aliases)
+
+
+def test_a_topics_names_in_several_scripts_are_one_name() -> None:
+    aliases = crosslang.alias_groups(["rutte OR рютте OR 뤼터", "(dprk OR pyongyang OR кндр) troops"])
+    assert aliases == {"rutte": "rutte", "рютте": "rutte", "뤼터": "rutte"}  # two Latin words: not one name
+    korean = crosslang.anchors("", "뤼터 사무총장은 브뤼셀에서", "ko", aliases)
+    russian = crosslang.anchors("", "Генсек НАТО Марк Рютте заявил", "ru", aliases)
+    assert "@rutte" in korean & russian
+    assert crosslang.own_names(["rutte OR рютте OR 뤼터"], aliases) == {"@rutte"}
+
+
+def test_numbers_are_one_anchor_however_written_and_years_say_nothing() -> None:
+    a = crosslang.anchors("", "In 2025, 1,500 troops and 3 tanks", "en")
+    b = crosslang.anchors("", "В 2025 году 1 500 военных", "ru")
+    assert a & b == {"#1500"} and "#3" not in a
+
+
+def test_names_match_across_scripts_but_common_words_do_not() -> None:
+    ru = crosslang.anchors("", "Встреча с Зеленским и Столтенбергом в Офисе президента", "ru")
+    en = crosslang.anchors("", "A meeting with Zelensky and Stoltenberg in the office", "en")
+    assert ru & en == {crosslang.name_anchor("zelensky"), crosslang.name_anchor("stoltenberg")}
+    assert crosslang.name_anchor("ofis") not in ru  # a capitalised common noun is no name
+
+
+def test_an_english_and_a_russian_report_of_one_event_share_two_anchors() -> None:
+    """Rutte takes office at NATO (news.az, baranovichi24): NATO and Stoltenberg besides Rutte."""
+    own = SHIPPED.own_names(REPORTS["pg-0010"].title, REPORTS["pg-0010"].lead)
+    assert own == {"@rutte"}
+    assert crosslang.shared(_anchors("pg-0010"), _anchors("pg-0001"), own) >= crosslang.MIN_SHARED
+
+
+def test_reports_sharing_one_number_stay_apart() -> None:
+    """A French and a Korean report of Rutte taking office share only the number 32 and Rutte."""
+    own = SHIPPED.own_names(REPORTS["pg-0005"].title, REPORTS["pg-0005"].lead)
+    assert _anchors("pg-0005") & _anchors("pg-0007") - own == {"#32"}
+    assert crosslang.choose_across(_anchors("pg-0007"), None, [crosslang.Across(1, _anchors("pg-0005"), None)], own) is None
+
+
+def test_one_person_on_one_day_in_two_languages_is_no_evidence() -> None:
+    """Yermak's office searched (Novaya Gazeta, ru) and Yermak resigning (uk pages), the same day."""
+    if "ru-0152" not in REPORTS:
+        pytest.skip("../shared/corpus/stories/events.tsv is not beside this checkout")
+    resigning = [i for i, r in REPORTS.items() if r.event.endswith("yermak-resigns") and r.lang == "uk"]
+    assert resigning
+    for item in resigning:
+        assert crosslang.shared(_anchors("ru-0152"), _anchors(item)) < crosslang.MIN_SHARED
+
+
+def test_the_story_sharing_most_anchors_within_the_window_is_chosen() -> None:
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    item = frozenset({"#1500", "@nato", "@strtnprs", "@rutte"})
+    stories = [
+        crosslang.Across(1, frozenset({"#1500", "@nato"}), now),
+        crosslang.Across(2, frozenset({"#1500", "@nato", "@strtnprs"}), now - timedelta(hours=49)),  # too old
+        crosslang.Across(3, frozenset({"@nato", "@rutte"}), now),  # Rutte is the topic's own name
+    ]
+    assert crosslang.choose_across(item, now, stories, frozenset({"@rutte"})) == 1
+    assert crosslang.choose_across(item, now, stories[1:], frozenset({"@rutte"})) is None
