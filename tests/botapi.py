@@ -11,84 +11,28 @@ connections. Like Telegram, it refuses a message whose text (after HTML parsing)
 UTF-16 units: 400 "message is too long".
 
 Run it alone with `python -m tests.botapi [--port N] [--latency S]`; GET /_stats answers with counts.
+This module serves and drives it; the methods it answers are in tests/botapi_methods.py, what it keeps
+(and the rate helpers the tests use) in tests/botapi_state.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import html
 import itertools
-import json
-import re
 import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-BOT_USER = {"id": 999000, "is_bot": True, "first_name": "Newswatch", "username": "newswatch_test_bot", "can_join_groups": True}
-JSON_FIELDS = {"reply_markup", "link_preview_options", "commands", "allowed_updates", "reply_parameters", "entities", "scope"}
+from tests.botapi_methods import BotMethods
+from tests.botapi_state import BotAPIState, Fault, Request, Sent, api_error, max_per_second, most_in_window, request_params
+
+__all__ = ["BotAPI", "BotAPIState", "Fault", "Request", "Sent", "max_per_second", "most_in_window"]
 
 
-@dataclass
-class Sent:
-    """One message the bot sent (or edited)."""
-
-    method: str
-    chat_id: int
-    text: str
-    parse_mode: str | None
-    thread_id: int | None
-    reply_markup: dict[str, Any] | None
-    preview_disabled: bool
-    message_id: int
-    at: float
-    photo: bytes | None = None  # sendPhoto: the uploaded picture (the one first uploaded, when sent by file_id)
-
-
-@dataclass
-class Request:
-    """One request that reached the emulator, when it arrived (time.monotonic)."""
-
-    method: str
-    chat_id: int | None
-    at: float
-
-
-@dataclass
-class Fault:
-    """A scripted answer for the next sendMessage calls."""
-
-    kind: str  # "429" | "403" | "500" | "drop" | "migrate" | "badhtml"
-    retry_after: int = 1
-    new_chat_id: int = 0
-
-
-@dataclass
-class BotAPIState:
-    """Everything the emulator knows; mutate it through BotAPI's methods."""
-
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    sent: list[Sent] = field(default_factory=list)
-    calls: Counter[str] = field(default_factory=Counter)
-    faults: deque[Fault] = field(default_factory=deque)
-    blocked: set[int] = field(default_factory=set)
-    migrated: dict[int, int] = field(default_factory=dict)
-    admins: dict[int, set[int]] = field(default_factory=dict)
-    commands: list[dict[str, Any]] = field(default_factory=list)
-    chat_commands: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # setMyCommands with a chat scope
-    callback_answers: list[dict[str, Any]] = field(default_factory=list)
-    requests: list[Request] = field(default_factory=list)
-    floods: list[tuple[float, int]] = field(default_factory=list)  # (when a 429 was answered, its retry_after)
-    reject_html: bool = False
-    hold_after: int | None = None  # once this many messages are recorded, hold every later sendMessage
-
-
-class BotAPI:
+class BotAPI(BotMethods):
     """The emulator: start() serves on a free port from its own thread."""
 
     def __init__(self, latency: float = 0.0, port: int = 0) -> None:
@@ -247,7 +191,7 @@ class BotAPI:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
-        params = await _params(request)
+        params = await request_params(request)
         chat = params.get("chat_id")
         with self._lock:
             self.state.calls[method] += 1
@@ -256,208 +200,11 @@ class BotAPI:
             await asyncio.sleep(self.latency)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
-            return _error(404, "Not Found: method not found")
+            return api_error(404, "Not Found: method not found")
         result = await handler(request, params)
         if isinstance(result, web.StreamResponse):
             return result
         return web.json_response({"ok": True, "result": result})
-
-    async def _m_getMe(self, request: web.Request, p: dict[str, Any]) -> Any:
-        return BOT_USER
-
-    async def _m_deleteWebhook(self, request: web.Request, p: dict[str, Any]) -> Any:
-        return True
-
-    async def _m_setMyCommands(self, request: web.Request, p: dict[str, Any]) -> Any:
-        scope = p.get("scope") or {}
-        with self._lock:
-            if scope.get("type") == "chat":
-                self.state.chat_commands[int(scope["chat_id"])] = list(p.get("commands") or [])
-            else:
-                self.state.commands = list(p.get("commands") or [])
-        return True
-
-    async def _m_getUpdates(self, request: web.Request, p: dict[str, Any]) -> Any:
-        offset = int(p.get("offset") or 0)
-        timeout = float(p.get("timeout") or 0)
-        deadline = time.monotonic() + timeout
-        assert self._new_update is not None
-        while True:
-            with self._lock:
-                if offset:
-                    self.state.updates = [u for u in self.state.updates if u["update_id"] >= offset]
-                ready = list(self.state.updates[: int(p.get("limit") or 100)])
-            remaining = deadline - time.monotonic()
-            if ready or remaining <= 0 or self._closing:
-                return ready
-            self._new_update.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_update.wait(), remaining)
-
-    async def _m_getChatMember(self, request: web.Request, p: dict[str, Any]) -> Any:
-        chat_id, user_id = int(p["chat_id"]), int(p["user_id"])
-        with self._lock:
-            status = "administrator" if user_id in self.state.admins.get(chat_id, set()) else "member"
-        user = {"id": user_id, "is_bot": False, "first_name": "Tester"}
-        extra = {"can_be_edited": False, "is_anonymous": False, "can_manage_chat": True, "can_delete_messages": True,
-                 "can_manage_video_chats": True, "can_restrict_members": True, "can_promote_members": False,
-                 "can_change_info": True, "can_invite_users": True, "can_post_stories": False, "can_edit_stories": False,
-                 "can_delete_stories": False}  # fmt: skip
-        return {"status": status, "user": user, **(extra if status == "administrator" else {})}
-
-    async def _m_answerCallbackQuery(self, request: web.Request, p: dict[str, Any]) -> Any:
-        with self._lock:
-            self.state.callback_answers.append(p)
-        return True
-
-    async def _m_editMessageText(self, request: web.Request, p: dict[str, Any]) -> Any:
-        chat_id, message_id = int(p.get("chat_id") or 0), int(p.get("message_id") or 0)
-        with self._lock:
-            shown = [s for s in self.state.sent if s.chat_id == chat_id and s.message_id == message_id]
-        if not shown:  # like Telegram: only a message the bot sent to that chat can be edited
-            return _error(400, "Bad Request: message to edit not found")
-        if shown[-1].text == str(p.get("text", "")) and shown[-1].reply_markup == p.get("reply_markup"):
-            return _error(400, "Bad Request: message is not modified: specified new message content and reply markup are"
-                          " exactly the same as a current content and reply markup of the message")  # fmt: skip
-        if _too_long(p):
-            return _error(400, "Bad Request: MESSAGE_TOO_LONG")
-        return self._record("editMessageText", p, message_id=message_id)
-
-    async def _m_sendMessage(self, request: web.Request, p: dict[str, Any]) -> Any:
-        refusal = await self._refusal(request, p)
-        if refusal is not None:
-            return refusal
-        if _too_long(p):
-            return _error(400, "Bad Request: message is too long")
-        return self._record("sendMessage", p, message_id=next(self._ids))
-
-    async def _m_sendPhoto(self, request: web.Request, p: dict[str, Any]) -> Any:
-        refusal = await self._refusal(request, p)
-        if refusal is not None:
-            return refusal
-        photo = p.get("photo")
-        if isinstance(photo, str):
-            with self._lock:
-                photo = self._files.get(photo)
-            if photo is None:
-                return _error(400, "Bad Request: wrong file identifier/HTTP URL specified")
-        if not isinstance(photo, bytes) or not photo.startswith(b"\x89PNG\r\n\x1a\n"):
-            return _error(400, "Bad Request: IMAGE_PROCESS_FAILED")
-        if _too_long({"text": p.get("caption", ""), "parse_mode": p.get("parse_mode")}, 1024):
-            return _error(400, "Bad Request: message caption is too long")
-        message_id = next(self._ids)
-        answer = self._record("sendPhoto", {**p, "text": p.get("caption", "")}, message_id=message_id, photo=photo)
-        file_id = f"photo-{message_id}"
-        with self._lock:
-            self._files[file_id] = photo
-        size = {"file_id": file_id, "file_unique_id": file_id, "width": 1200, "height": 675, "file_size": len(photo)}
-        return {**answer, "photo": [size], "caption": answer.pop("text")}
-
-    async def _refusal(self, request: web.Request, p: dict[str, Any]) -> web.StreamResponse | None:
-        """The scripted fault, block, migration or HTML refusal this send gets (None: it goes through)."""
-        chat_id = int(p["chat_id"])
-        with self._lock:
-            fault = self.state.faults.popleft() if self.state.faults else None
-            blocked = chat_id in self.state.blocked
-            moved = self.state.migrated.get(chat_id)
-            reject = self.state.reject_html and p.get("parse_mode") == "HTML"
-            held = self.state.hold_after is not None and len(self.state.sent) >= self.state.hold_after
-        if held:
-            assert self._released is not None
-            await self._released.wait()
-            return _error(500, "Internal Server Error")
-        if fault is not None:
-            if fault.kind == "drop":
-                assert request.transport is not None
-                request.transport.close()
-                return web.Response(status=500)
-            if fault.kind == "429":
-                with self._lock:
-                    self.state.floods.append((time.monotonic(), fault.retry_after))
-                return _error(429, f"Too Many Requests: retry after {fault.retry_after}", {"retry_after": fault.retry_after})
-            if fault.kind == "403":
-                return _error(403, "Forbidden: bot was blocked by the user")
-            if fault.kind == "migrate":
-                return _error(
-                    400, "Bad Request: group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": fault.new_chat_id}
-                )
-            if fault.kind == "badhtml":
-                return _error(400, "Bad Request: can't parse entities: unsupported start tag")
-            return _error(500, "Internal Server Error")
-        if blocked:
-            return _error(403, "Forbidden: bot was blocked by the user")
-        if moved is not None:
-            return _error(400, "Bad Request: group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": moved})
-        if reject:
-            return _error(400, "Bad Request: can't parse entities: unexpected end tag")
-        return None
-
-    def _record(self, method: str, p: dict[str, Any], message_id: int, photo: bytes | None = None) -> dict[str, Any]:
-        chat_id = int(p["chat_id"])
-        preview = p.get("link_preview_options") or {}
-        sent = Sent(
-            method=method,
-            chat_id=chat_id,
-            text=str(p.get("text", "")),
-            parse_mode=p.get("parse_mode"),
-            thread_id=int(p["message_thread_id"]) if p.get("message_thread_id") else None,
-            reply_markup=p.get("reply_markup"),
-            preview_disabled=bool(preview.get("is_disabled")) or p.get("disable_web_page_preview") in ("true", True),
-            message_id=message_id,
-            at=time.monotonic(),
-            photo=photo,
-        )
-        with self._lock:
-            self.state.sent.append(sent)
-        chat = {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"}
-        if chat_id < 0:
-            chat["title"] = "Group"
-        return {"message_id": message_id, "date": int(time.time()), "chat": chat, "text": sent.text}
-
-
-def _too_long(p: dict[str, Any], limit: int = 4096) -> bool:
-    """Telegram's limit: 4096 UTF-16 units of text (1024 for a caption), counted after the HTML is parsed."""
-    text = str(p.get("text", ""))
-    if p.get("parse_mode") == "HTML":
-        text = html.unescape(re.sub(r"<[^>]*>", "", text))
-    return len(text.encode("utf-16-le")) // 2 > limit
-
-
-def most_in_window(times: list[float], window: float) -> int:
-    """The most events in any sliding window of `window` seconds (times sorted)."""
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while times[lo] <= t - window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
-def max_per_second(times: list[float]) -> int:
-    """The most events in any sliding one-second window (times sorted)."""
-    return most_in_window(times, 1.0)
-
-
-async def _params(request: web.Request) -> dict[str, Any]:
-    if request.content_type == "application/json":
-        data: dict[str, Any] = await request.json()
-        return data
-    form = await request.post()
-    out: dict[str, Any] = {}
-    for key, value in form.items():
-        if isinstance(value, web.FileField):  # an upload (sendPhoto): its bytes
-            out[key] = value.file.read()
-            continue
-        text = value if isinstance(value, str) else ""
-        out[key] = json.loads(text) if key in JSON_FIELDS and text else text
-    return out
-
-
-def _error(code: int, description: str, parameters: dict[str, Any] | None = None) -> web.Response:
-    body: dict[str, Any] = {"ok": False, "error_code": code, "description": description}
-    if parameters:
-        body["parameters"] = parameters
-    return web.json_response(body, status=code)
 
 
 def main() -> None:

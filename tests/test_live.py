@@ -15,8 +15,8 @@ from bot.pipeline import poll_feed
 from bot.runtime import open_runtime
 from bot.subscribers import Catalog
 from storage import feeds as storage_feeds
+from tests.adminbot import config_text
 from tests.feedserver import FeedServer
-from tests.test_admin import config_text
 from tests.test_telegram import until
 
 
