@@ -106,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env(config_path=args.config, db_path=args.db)
-        config = load_config(settings.config_path, settings.web_url)
+        # `check` and `feeds` always validate; a poll may take the config validated by the run before.
+        cache = None if args.command in ("check", "feeds") else Path(f"{settings.db_path}.config.json")
+        config = load_config(settings.config_path, settings.web_url, cache)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

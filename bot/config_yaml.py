@@ -22,35 +22,12 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 from ruamel.yaml.reader import ReaderError
 
+from bot.config_text import decode_config as decode_config
+from bot.config_text import read_config_text as read_config_text
 from bot.errors import ConfigError
 
 MAX_DEPTH = 20
 MAX_ALIAS_VALUES = 50_000
-
-
-def read_config_text(path: Path, *, missing_ok: bool = False) -> str:
-    """The text of feeds.yaml (strict UTF-8); ConfigError when it cannot be read or decoded."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as e:
-        if missing_ok:
-            return ""
-        raise ConfigError(f"config: cannot read {path}: {e.strerror}") from e
-    except OSError as e:
-        raise ConfigError(f"config: cannot read {path}: {e.strerror}") from e
-    return decode_config(raw, path)
-
-
-def decode_config(raw: bytes, path: Path) -> str:
-    """UTF-8 bytes -> text; ConfigError naming the line and column of the first byte that is not UTF-8."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-        raise ConfigError(
-            f"{path.name}:{line}: not UTF-8 (byte 0x{raw[e.start]:02X} at column {column}); save the file as UTF-8"
-        ) from None
 
 
 def check_yaml(text: str, path: Path) -> None:
