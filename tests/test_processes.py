@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.models import Topic
+from bot.sources.parsing import THREAD_BACKLOG, ParserPool
 from storage.db import MIGRATIONS
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
@@ -132,3 +135,22 @@ def test_two_once_started_after_a_crash_print_each_pending_hit_once(server: Feed
     assert a.returncode == 0 and b.returncode == 0, (tmp_path / "a.err").read_text() + (tmp_path / "b.err").read_text()
     printed = [json.loads(line)["title"] for line in (a_first + a_rest + b_out).splitlines()]
     assert len(printed) == 600 and sorted(printed) == sorted(it["title"] for it in items)
+
+
+async def test_a_thread_first_pool_parses_in_its_owner_until_a_backlog_starts_the_workers() -> None:
+    body = rss([{"title": "Peskov spoke", "link": "https://n.example/1", "guid": "1"}])
+    topics = (Topic("peskov", "Peskov", "peskov"),)
+
+    async def parse_together(pool: ParserPool, n: int) -> list[list[str]]:
+        done = await asyncio.gather(*(pool.parse("rss", body, {}, "http://127.0.0.1/f") for _ in range(n)))
+        return [[m.topic for m in next(iter(parsed.matches.values()))] for parsed in done]
+
+    async with ParserPool(2, topics) as pool:  # as `run` builds it: the workers start with the first body
+        assert await parse_together(pool, 1) == [["peskov"]]
+        assert pool._executor is not None
+    async with ParserPool(2, topics) as pool:  # as `once` sets it after reading feeds before
+        pool.thread_first = True
+        assert await parse_together(pool, THREAD_BACKLOG) == [["peskov"]] * THREAD_BACKLOG
+        assert pool._executor is None  # a short queue: parsed in the owner's thread, no worker started
+        assert await parse_together(pool, THREAD_BACKLOG + 2) == [["peskov"]] * (THREAD_BACKLOG + 2)
+        assert pool._executor is not None  # the bodies past the backlog went to the workers
