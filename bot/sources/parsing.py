@@ -169,7 +169,10 @@ def parse_and_match(
                     found += watches.match_index(idx)
                 parsed.matches[item.key] = found
         if item.key not in parsed.terms:
-            terms = clustering.encode_terms(clustering.item_terms(item.title, item.text))
+            # An item that matched nothing opens no story: its terms only count towards their rarity,
+            # so it is stored with their keys alone (each counting once) rather than their weights.
+            counts = clustering.item_terms(item.title, item.text)
+            terms = clustering.encode_terms(counts) if parsed.matches.get(item.key) else " ".join(counts)
             parsed.terms[item.key] = (terms, clustering.words_language(title + text))
     parsed.word_forms = _fresh_forms()
     return parsed
