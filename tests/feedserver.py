@@ -34,8 +34,9 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.hits: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
-        self.in_flight = 0
-        self.most_in_flight = 0  # the most requests being answered at one time
+        self.in_flight = 0  # requests being answered that arrived since the last reset
+        self.most_in_flight = 0  # the most of those answered at one time
+        self._epoch = 0  # reset() count: an answer still running from before (a client gave up) is not counted
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
@@ -55,7 +56,8 @@ class FeedServer:
         self.routes.clear()
         self.hits.clear()
         self.requests.clear()
-        self.most_in_flight = 0
+        self.most_in_flight = self.in_flight = 0
+        self._epoch += 1
 
     def start(self) -> FeedServer:
         """Start serving; return self."""
@@ -83,12 +85,14 @@ class FeedServer:
         self._loop.close()  # here, in its own thread: left to the garbage collector it fails at exit
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        epoch = self._epoch
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             return await self._answer(request)
         finally:
-            self.in_flight -= 1
+            if epoch == self._epoch:
+                self.in_flight -= 1
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         key = request.path_qs if request.path_qs in self.routes else request.path

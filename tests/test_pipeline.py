@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 
@@ -256,3 +258,16 @@ async def test_a_poll_of_many_feeds_holds_a_bounded_number_of_bodies(ctx: PollCo
     outcomes = await asyncio.gather(*(poll_feed(ctx, f, ids[f.source]) for f in feeds))
     assert [o.new_items for o in outcomes] == [1] * 12
     assert server.most_in_flight == 3  # the fetcher alone would have asked for all twelve at once
+
+
+def test_the_feed_servers_answers_in_flight_are_counted_from_its_last_reset(server: FeedServer) -> None:
+    gate = threading.Event()
+    held = server.set("/held", body=b"x", gate=gate)
+    with pytest.raises(OSError):  # the client gives up; the server's answer goes on waiting for the gate
+        urllib.request.urlopen(held, timeout=0.3)
+    server.reset()  # as between two tests
+    try:
+        urllib.request.urlopen(server.set("/f", body=b"x"), timeout=5).read()
+        assert server.most_in_flight == 1  # the answer left over from before is not counted
+    finally:
+        gate.set()
