@@ -7,7 +7,7 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from storage.schedule_owner import ScheduleLock, schedule_held_elsewhere
@@ -44,6 +44,9 @@ def test_once_beside_a_running_bot_leaves_its_back_off_alone(server: FeedServer,
     try:
         wait_for(lambda: feed_row(db)[0] == 1)  # the bot's first failure: its next poll in 8 s (±10%)
         first_polled = feed_row(db)[2]
+        assert first_polled is not None
+        while datetime.now(UTC) < first_polled + timedelta(seconds=1):  # stored to the second: once polls in a later one
+            time.sleep(0.02)
         once = run_cli("once", "--config", str(cfg), "--db", str(db))  # fails too, before the bot's next poll
         assert "Down: fetcher: HTTP 500" in once.stderr and server.hits["/down"] == 2
         count, error, polled, _ = feed_row(db)
