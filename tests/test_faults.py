@@ -287,7 +287,15 @@ def test_sigkill_mid_send_loses_nothing_and_keeps_every_telegram_limit(
 ) -> None:
     rng = fault_rng(request)
     db = subscribed_db(tmp_path / "nw.db")
-    items = [{"title": f"Rutte meets envoy {i}", "guid": f"s{i}", "link": story_url(i)} for i in range(STORIES)]
+    titles = [
+        "Rutte meets the Japanese ambassador",
+        "Rutte opens the summit in Vilnius",
+        "Rutte visits troops in Estonia",
+        "Rutte calls for more air defence",
+        "Rutte answers questions on Ukraine",
+    ]  # five different events: five stories
+    assert len(titles) == STORIES
+    items = [{"title": title, "guid": f"s{i}", "link": story_url(i)} for i, title in enumerate(titles)]
     url = server.set("/wire.xml", body=rss(items))
     cfg = with_interval(write_config(tmp_path / "feeds.yaml", [("Wire", url)]), "5s")  # unchanged: never parsed again
     expected = {(c, story_url(i)) for c in PRIVATE + GROUPS for i in range(STORIES)}

@@ -21,7 +21,7 @@ from tests import storyeval, topiceval
 from tests.conftest import ROOT
 
 # language -> (BCubed precision floor, F1 floor), measured with bot.clustering's constants
-STORY_FLOORS = {"en": (0.96, 0.86), "ru": (0.99, 0.75), "fr": (1.0, 1.0), "uk": (0.99, 0.94), "ko": (0.99, 0.96)}
+STORY_FLOORS = {"en": (0.96, 0.87), "ru": (0.98, 0.78), "fr": (1.0, 1.0), "uk": (0.99, 0.94), "ko": (0.99, 0.96)}
 # language -> (matching precision floor, recall floor) with the shipped topics
 TOPIC_FLOORS = {"en": (0.97, 0.95), "fr": (0.94, 0.99), "ru": (0.99, 0.96), "uk": (0.99, 0.99), "ko": (0.98, 0.98)}
 
@@ -46,7 +46,7 @@ def test_stories_are_events_on_independent_reports(lang: str) -> None:
 
 
 # language -> (BCubed precision floor, F1 floor) on two days of headlines without leads (Korean, English)
-HEADLINE_FLOORS = {"en": (0.99, 0.85), "ko": (0.99, 0.82)}
+HEADLINE_FLOORS = {"en": (0.98, 0.87), "ko": (0.97, 0.85)}
 
 
 @pytest.mark.parametrize("lang", sorted(HEADLINE_FLOORS))
@@ -59,7 +59,7 @@ def test_stories_are_events_on_two_days_of_headlines(lang: str) -> None:
 
 
 # language -> (BCubed precision floor, F1 floor) on stored news pages: leads without titles, dates without times
-PAGE_FLOORS = {"fr": (0.99, 0.60), "ko": (0.99, 0.81), "ru": (0.99, 0.79), "uk": (0.99, 0.71)}
+PAGE_FLOORS = {"fr": (0.99, 0.72), "ko": (0.99, 0.85), "ru": (0.99, 0.87), "uk": (0.99, 0.76)}
 
 
 @pytest.mark.parametrize("lang", sorted(PAGE_FLOORS))
