@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from bot.matching.lemmas import latin_languages, lemma
+from bot.matching.lemmas import WORD_CACHE, latin_languages, lemma
 from bot.matching.normalize import fold, is_hangul, split_scripts, words
 from bot.matching.query import iter_terms, parse_query
 from bot.models import Candidate, Topic
@@ -130,7 +130,7 @@ def _first_words(text: str, limit: int) -> str:
     return text
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=WORD_CACHE)
 def _token_terms(tok: str, proper: bool) -> tuple[tuple[str, float], ...]:
     """The terms of one word as written (a name's lemma when `proper`): none for a number or a word
     too short to tell anything, a Korean compound's syllable pairs weighing together as one word."""
@@ -180,7 +180,7 @@ def decode_terms(text: str | None) -> dict[str, float]:
     return out
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)  # the candidate stories of an item: 100 per set of topics
 def _decoded(text: str) -> Mapping[str, float]:
     return decode_terms(text)
 
@@ -340,7 +340,7 @@ class Vocabulary:
         return math.log((self.n_docs + PRIOR_DOCS) / (self.df.get(term, 0) + 0.5))
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORD_CACHE)
 def _word_language(word: str) -> str:
     if is_hangul(word):
         return "ko"

@@ -59,7 +59,10 @@ MIN_HANGUL_STEM = 2
 _UK_ONLY = frozenset("іїєґ")
 _RU_ONLY = frozenset("ыэъ")
 LATIN_LANGS = ("en", "fr")
-MAX_KNOWN = 300_000  # word forms held in memory (a long-running process starts over past this)
+# Per-word caches hold the word forms met most recently: a news stream's vocabulary is mostly a few
+# thousand words, and a form dropped is analysed again from `_known` or the stored forms, not lost.
+WORD_CACHE = 50_000
+MAX_KNOWN = 100_000  # word forms held in memory (a long-running process starts over past this)
 
 
 @lru_cache(maxsize=2)
@@ -219,7 +222,7 @@ def _unique(words: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words))
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=WORD_CACHE)
 def text_keys(word: str) -> tuple[str, ...]:
     """The keys a text word is indexed under: its folded form first, then its lemmas or stems."""
     lemmas, _, stems, _, _ = _analyse(word)
@@ -235,7 +238,7 @@ def query_keys(word: str) -> tuple[str, ...]:
     return _unique([fold(word)] + [fold(w) for w in lemmas + stems])
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=WORD_CACHE)
 def lemma(word: str, proper: bool = False) -> str:
     """One key per word for comparing texts: the most likely lemma (a name's, when the word was
     capitalised in the text), else the shortest stem, else the word."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from bot.matching.lemmas import query_keys, text_keys
+from bot.matching.lemmas import WORD_CACHE, query_keys, text_keys
 from bot.matching.normalize import fold, words
 from bot.matching.query import And, Near, Node, Not, Or, Term, iter_terms, parse_query
 from bot.models import Match, Topic
@@ -187,7 +187,7 @@ class Matcher:
                 hit = cache.get(tok)
                 if hit is None:
                     hit = any(self._cache.get(k) or self._key_candidates(k) for k in text_keys(tok))
-                    if len(cache) < 200_000:
+                    if len(cache) < WORD_CACHE:
                         cache[tok] = hit
                 if hit:
                     return True
@@ -212,7 +212,7 @@ class Matcher:
             if len(key) >= n:
                 ids |= self._by_prefix.get(key[:n], set())
         out = frozenset(ids)
-        if len(self._cache) < 200_000:
+        if len(self._cache) < WORD_CACHE:
             self._cache[key] = out
         return out
 

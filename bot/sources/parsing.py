@@ -227,9 +227,10 @@ class ParserPool:
         return self._executor
 
     def _thread_executor(self) -> Executor:
-        if self._thread is None:
-            _init_worker(self.topics, self.watches, self.forms)
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="parser")
+        if self._thread is None:  # compiled in the thread, before its first task: never on the event loop
+            self._thread = ThreadPoolExecutor(
+                1, thread_name_prefix="parser", initializer=_init_worker, initargs=(self.topics, self.watches, self.forms)
+            )
         return self._thread
 
     def _choose(self) -> Executor:
