@@ -29,10 +29,9 @@ EMNLP 2018):
 The constants were set on real reports written by independent outlets (tests/test_stories_eval.py
 reports BCubed precision, recall and F1 per language) and checked on hand-written statements of one
 person (tests/test_eval.py): the shared weight alone joins more real reports than the cosine at the
-same precision but also joins such statements; the candidates' rarity keeps them apart. Stories are
-not joined across languages:
-reports in different languages share only names and numbers, which was measured too weak to keep
-precision high.
+same precision but also joins such statements; the candidates' rarity keeps them apart. An item that
+joins no story in its language may join one in another by the numbers and names they share
+(`bot.crosslang`, `StoryRules.choose_across`).
 """
 
 from __future__ import annotations
@@ -44,11 +43,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from bot.matching.lemmas import WORD_CACHE, latin_languages, lemma
 from bot.matching.normalize import fold, is_hangul, split_scripts, words
 from bot.matching.query import iter_terms, parse_query
 from bot.models import Candidate, Topic
+
+if TYPE_CHECKING:
+    from bot.crosslang import TopicNames
 
 CLUSTER_WINDOW = timedelta(hours=48)
 THRESHOLD = 0.24
@@ -381,6 +384,7 @@ class StoryRules:
         self._queries = {t.id: t.query for t in topics}
         self._topic_keys = dict(topic_keys) if topic_keys is not None else None
         self._keys: dict[tuple[str, ...], frozenset[str]] = {}
+        self._names: TopicNames | None = None  # made on first use
 
     def query_keys(self, topic_ids: Sequence[str]) -> frozenset[str]:
         """The query terms of these topics (cached per set of topics)."""
@@ -397,6 +401,19 @@ class StoryRules:
     ) -> int | None:
         """The story the item reports, or None."""
         return choose_story(terms, at, candidates, idf, self.query_keys(topics))
+
+    def choose_across(
+        self, anchors: str, at: datetime | None, candidates: Sequence[tuple[int, str, datetime | None]], topics: Sequence[str]
+    ) -> int | None:
+        """The story in another language the item reports (`bot.crosslang`), or None; never for an
+        item of a personal watch, whose own names are not known here."""
+        from bot import crosslang  # it reads this module's number terms
+
+        if any(t not in self._queries for t in topics):
+            return None
+        if self._names is None:
+            self._names = crosslang.TopicNames(self._queries)
+        return crosslang.choose_stored(anchors, at, candidates, self._names.own(topics))
 
     def decode(self, text: str | None) -> Mapping[str, float]:
         """Stored terms back to counts (cached: a candidate story is read for every item of its topic)."""

@@ -13,10 +13,11 @@ Reports in different languages share no words, only what is written the same in 
   (`rutte OR рютте OR 뤼터`) says they are one name, so any of them in a report is that name.
 
 An anchor that is a term of the topic's own query says nothing (every item of the topic has it).
-Two reports in different languages within WINDOW_H hours sharing MIN_SHARED anchors besides those
-were always of one event on the labelled sets (tests/test_stories_eval.py), but such pairs are rare
-(8 of 105 same-event pairs), so the product does not join stories across languages: this module
-is the measured rule, used by the evaluation only.
+An item that joins no story in its language joins the recent story of its topic in another language
+with which it shares the most anchors, at least MIN_SHARED of them besides those, within WINDOW_H
+hours. On the labelled sets every pair of reports in different languages that shares two did report
+one event (tests/test_stories_eval.py); such pairs are rare, so most events still make one story
+per language.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
-from bot.clustering import _numbers
+from bot import clustering
 from bot.matching.lemmas import _analyzer, lemma, text_keys
 from bot.matching.normalize import fold, is_cyrillic, is_hangul, split_scripts
 from bot.matching.query import Node, Or, Term, iter_terms, parse_query
@@ -81,14 +82,15 @@ def alias_groups(queries: Iterable[str]) -> dict[str, str]:
 
 
 def own_names(queries: Iterable[str], aliases: Aliases) -> frozenset[str]:
-    """The names (alias values) and Latin words that are terms of these queries: no evidence for
-    items of those topics."""
+    """The names (alias values) and words that are terms of these queries, as anchors: no evidence
+    for items of those topics (read without the lemma dictionaries: a query names in base forms)."""
     found: set[str] = set()
     for query in queries:
         for term in iter_terms(parse_query(query)):
             for w in term.words:
                 key = fold(w) + ("*" if term.prefix and w == term.words[-1] else "")
-                found.add(name_anchor(_latin(aliases.get(key, fold(w)))))
+                name = aliases.get(key, fold(w))
+                found.add(name_anchor(anyascii(name).casefold() if is_cyrillic(name) else name))
     return frozenset(found)
 
 
@@ -115,7 +117,7 @@ def _alias_of(word: str, aliases: Aliases, prefixes: tuple[tuple[str, str], ...]
 def anchors(title: str, text: str, lang: str, aliases: Aliases = {}) -> frozenset[str]:  # noqa: B006 (read only)
     """The language-independent anchors of an item: "#1500" numbers, "@name" names."""
     head = unicodedata.normalize("NFKC", f"{title}\n{text[:LEAD_CHARS]}")
-    rest, numbers = _numbers(head)
+    rest, numbers = clustering._numbers(head)
     found = {n for n in numbers if not _YEAR.fullmatch(n) and _value(n) >= MIN_NUMBER}
     latin_text = lang in LATIN_LANGS
     prefixes = _prefix_table(tuple(sorted(aliases.items())))
@@ -226,3 +228,32 @@ def choose_across(
         ):
             best, best_id = (n, story.last_at), story.story_id
     return best_id
+
+
+def encode_anchors(found: Iterable[str]) -> str:
+    """Anchors as stored: space-separated, sorted."""
+    return " ".join(sorted(set(found)))
+
+
+class TopicNames:
+    """The topics' names in several scripts (`alias_groups`) and each topic's own names (`own_names`)."""
+
+    def __init__(self, queries: Mapping[str, str]) -> None:
+        self.queries = dict(queries)
+        self.aliases = alias_groups(self.queries.values())
+        self._own: dict[tuple[str, ...], frozenset[str]] = {}
+
+    def own(self, topic_ids: Iterable[str]) -> frozenset[str]:
+        """The own names of these topics (cached per set of topics)."""
+        key = tuple(sorted(set(topic_ids)))
+        if key not in self._own:
+            self._own[key] = own_names((self.queries[t] for t in key if t in self.queries), self.aliases)
+        return self._own[key]
+
+
+def choose_stored(
+    item_anchors: str, at: datetime | None, candidates: Iterable[tuple[int, str, datetime | None]], own: frozenset[str]
+) -> int | None:
+    """`choose_across` on stored anchors (`encode_anchors`): candidates as (story id, anchors, last seen)."""
+    mine = frozenset(item_anchors.split())
+    return choose_across(mine, at, (Across(i, frozenset(a.split()), last) for i, a, last in candidates), own)

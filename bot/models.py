@@ -59,7 +59,7 @@ class ParsedFeed:
     error: str | None = None
     older_cursor: str | None = None  # channel pages: the `before` id of the next older page
     matches: dict[str, list[Match]] = field(default_factory=dict)  # item key -> topics it matched
-    terms: dict[str, tuple[str, str]] = field(default_factory=dict)  # item key -> (clustering terms, language)
+    terms: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # item key -> (clustering terms, language, anchors)
     word_forms: tuple[str, dict[str, str]] | None = None  # (generation, word -> analysis) made from the dictionaries
 
 

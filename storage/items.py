@@ -21,7 +21,15 @@ from bot.stories import canonical_url, story_url, text_digest
 from storage.db import chunks, from_iso, iso
 from storage.feeds import update_feed
 from storage.outbox import enqueue_story
-from storage.stories import Clusterer, DocumentFrequencies, attach_item, create_story, linked_story, recent_candidates
+from storage.stories import (
+    Clusterer,
+    DocumentFrequencies,
+    attach_item,
+    create_story,
+    linked_story,
+    recent_across,
+    recent_candidates,
+)
 from storage.watches import record_watch_hit
 
 
@@ -55,19 +63,19 @@ def store_parsed(
     feed_id: int,
     items: Sequence[Item],
     matches: Mapping[str, Sequence[Match]],
-    terms: Mapping[str, tuple[str, str]],
+    terms: Mapping[str, tuple[str, str, str]],
     update: PollUpdate,
     now: datetime,
     clusterer: Clusterer | None = None,
     send_since: datetime | None = None,
 ) -> tuple[int, list[Hit]]:
     """Sort a poll's items into new and changed ones and store them (`save_poll`), in one transaction,
-    with what the workers found: each item's matches and (clustering terms, language) by key.
+    with what the workers found: each item's matches and (clustering terms, language, anchors) by key.
     Return (number of new items, new hits)."""
     with db.conn:
         new, changed = sort_items(db, feed_id, items)
-        entries = [NewItem(it, matches.get(it.key, ()), *terms.get(it.key, ("", ""))) for it in new]
-        entries += [NewItem(it, matches.get(it.key, ()), *terms.get(it.key, ("", "")), changed=True) for it in changed]
+        entries = [NewItem(it, matches.get(it.key, ()), *terms.get(it.key, ("", "", ""))) for it in new]
+        entries += [NewItem(it, matches.get(it.key, ()), *terms.get(it.key, ("", "", "")), changed=True) for it in changed]
         return len(new), save_poll(db, feed_id, update, entries, now, clusterer, send_since)
 
 
@@ -109,6 +117,7 @@ class NewItem:
     matches: Sequence[Match] = ()
     terms: str = ""  # bot.clustering.encode_terms
     lang: str = ""
+    anchors: str = ""  # bot.crosslang.encode_anchors: numbers and names, for stories in other languages
     changed: bool = False  # stored before; its title or text is new
 
 
@@ -129,13 +138,19 @@ def _find_story(db: sqlite_utils.Database, item: Item) -> int | None:
 def _cluster(
     db: sqlite_utils.Database, clusterer: Clusterer, df: DocumentFrequencies, feed_id: int, entry: NewItem, now: datetime
 ) -> int | None:
-    """The recent story of the entry's topics that its terms say it reports, if any."""
+    """The recent story of the entry's topics that its terms say it reports, if any; else the one in
+    another language whose anchors (numbers, names) say so."""
     terms = clusterer.decode(entry.terms)
-    candidates = recent_candidates(db, clusterer, [m.topic for m in entry.matches], now - clusterer.window, entry.lang, feed_id)
-    if not candidates or not terms:
-        return None
-    df.load([*terms, *(t for c in candidates for t in c.terms)])
-    return clusterer.choose(terms, now, candidates, df.idf, [m.topic for m in entry.matches])
+    topics = [m.topic for m in entry.matches]
+    candidates = recent_candidates(db, clusterer, topics, now - clusterer.window, entry.lang, feed_id)
+    chosen = None
+    if candidates and terms:
+        df.load([*terms, *(t for c in candidates for t in c.terms)])
+        chosen = clusterer.choose(terms, now, candidates, df.idf, topics)
+    if chosen is None and entry.anchors and entry.lang:
+        others = recent_across(db, topics, now - clusterer.window, entry.lang)
+        chosen = clusterer.choose_across(entry.anchors, now, others, topics) if others else None
+    return chosen
 
 
 def _canonical(item: Item) -> str | None:
@@ -180,14 +195,15 @@ def _store_entry(
         story_id = _cluster(db, clusterer, df, feed_id, entry, now)
     created = story_id is None and bool(entry.matches)
     if created:
-        story_id = create_story(db, item, _canonical(item), now_s, entry.terms, entry.lang)
+        story_id = create_story(db, item, _canonical(item), now_s, entry.terms, entry.lang, entry.anchors)
     item_id = _insert_item(db, feed_id, item, story_id, now_s)
     if item_id is None:
         if created:
             db.execute("DELETE FROM stories WHERE id = ?", [story_id])
         return None
     if story_id is not None and not created:
-        attach_item(db, clusterer.decode(entry.terms) if clusterer else {}, story_id, feed_id, item_id, now_s, clusterer)
+        terms = clusterer.decode(entry.terms) if clusterer else {}
+        attach_item(db, terms, story_id, feed_id, item_id, now_s, clusterer, entry.anchors)
     return item_id, story_id
 
 
@@ -213,11 +229,10 @@ def _restore_changed(
         if better is None and clusterer is not None and df is not None:
             better = _cluster(db, clusterer, df, feed_id, entry, now)
         if better is None:
-            better = create_story(db, item, _canonical(item), iso(now) or "", entry.terms, entry.lang)
+            better = create_story(db, item, _canonical(item), iso(now) or "", entry.terms, entry.lang, entry.anchors)
         else:
-            attach_item(
-                db, clusterer.decode(entry.terms) if clusterer else {}, better, feed_id, item_id, iso(now) or "", clusterer
-            )
+            terms = clusterer.decode(entry.terms) if clusterer else {}
+            attach_item(db, terms, better, feed_id, item_id, iso(now) or "", clusterer, entry.anchors)
         db.execute("UPDATE items SET story_id = ? WHERE id = ?", [better, item_id])
         return item_id, better
     alone = db.execute(
@@ -225,13 +240,14 @@ def _restore_changed(
     ).fetchone()
     if clusterer is not None and df is not None and alone and alone[0]:
         db.execute(
-            "UPDATE stories SET title = ?, signature = ?, lang = ? WHERE id = ?", [item.title, entry.terms, entry.lang, story_id]
+            "UPDATE stories SET title = ?, signature = ?, lang = ?, anchors = ? WHERE id = ?",
+            [item.title, entry.terms, entry.lang, entry.anchors or None, story_id],
         )
         better = _cluster(db, clusterer, df, feed_id, entry, now)
         if better is not None and better != story_id:
             db.execute("UPDATE items SET story_id = ? WHERE id = ?", [better, item_id])
             db.execute("DELETE FROM stories WHERE id = ?", [story_id])
-            attach_item(db, clusterer.decode(entry.terms), better, feed_id, item_id, iso(now) or "", clusterer)
+            attach_item(db, clusterer.decode(entry.terms), better, feed_id, item_id, iso(now) or "", clusterer, entry.anchors)
             story_id = better
     return item_id, int(story_id)
 

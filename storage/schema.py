@@ -239,4 +239,9 @@ MIGRATIONS: list[str] = [
     DROP INDEX items_canonical_url;
     CREATE INDEX items_canonical_url ON items(canonical_url) WHERE story_id IS NOT NULL;
     """,
+    # 12: a story's language-independent anchors (numbers, names; bot.crosslang), for joining reports
+    # of one event in another language
+    """
+    ALTER TABLE stories ADD COLUMN anchors TEXT;
+    """,
 ]

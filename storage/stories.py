@@ -22,6 +22,7 @@ from storage.db import chunks, from_iso, iso
 
 Terms = Mapping[str, float]
 MAX_CANDIDATES = 100  # the most recently updated stories of the item's topics that it is compared with
+MAX_ANCHORS = 200  # a story's anchors kept (numbers and names of its items)
 
 
 class Clusterer(Protocol):
@@ -38,6 +39,12 @@ class Clusterer(Protocol):
         topics: Sequence[str],
     ) -> int | None:
         """A candidate story id for the item, or None for a new story."""
+        ...
+
+    def choose_across(
+        self, anchors: str, at: datetime | None, candidates: Sequence[tuple[int, str, datetime | None]], topics: Sequence[str]
+    ) -> int | None:
+        """A story in another language (candidates: id, stored anchors, last seen) for the item, or None."""
         ...
 
     def decode(self, text: str | None) -> Terms:
@@ -133,24 +140,53 @@ def recent_candidates(
     return [Candidate(int(r[0]), clusterer.decode(r[1]), from_iso(r[2]), bool(r[3])) for r in rows]
 
 
-def create_story(db: sqlite_utils.Database, item: Item, canonical: str | None, now: str, signature: str, lang: str) -> int:
+def recent_across(
+    db: sqlite_utils.Database, topics: Sequence[str], since: datetime, lang: str
+) -> list[tuple[int, str, datetime | None]]:
+    """Stories of these topics seen since `since` in a language other than `lang`, with their anchors:
+    (id, anchors, last seen), the MAX_CANDIDATES most recently updated."""
+    marks = ",".join("?" * len(topics))
+    rows = db.execute(
+        f"SELECT s.id, s.anchors, s.last_seen_at FROM stories s WHERE s.has_hits = 1 AND s.last_seen_at >= ?"
+        f" AND coalesce(s.lang, '') NOT IN ('', ?) AND coalesce(s.anchors, '') != ''"
+        f" AND EXISTS(SELECT 1 FROM hits h WHERE h.story_id = s.id AND h.topic IN ({marks}))"
+        f" ORDER BY s.last_seen_at DESC LIMIT ?",
+        [iso(since), lang, *topics, MAX_CANDIDATES],
+    ).fetchall()
+    return [(int(r[0]), str(r[1]), from_iso(r[2])) for r in rows]
+
+
+def create_story(
+    db: sqlite_utils.Database, item: Item, canonical: str | None, now: str, signature: str, lang: str, anchors: str = ""
+) -> int:
     """A new story opened by this item."""
     cur = db.execute(
         "INSERT INTO stories (title, url, canonical_url, first_seen_at, last_seen_at, published_at, n_items, n_feeds,"
-        " signature, lang) VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?, ?)",
-        [item.title, item.url, canonical, now, now, iso(item.published_at), signature, lang],
+        " signature, lang, anchors) VALUES (?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?)",
+        [item.title, item.url, canonical, now, now, iso(item.published_at), signature, lang, anchors or None],
     )
     return int(cur.lastrowid or 0)
 
 
 def attach_item(
-    db: sqlite_utils.Database, terms: Terms, story_id: int, feed_id: int, item_id: int, now: str, clusterer: Clusterer | None
+    db: sqlite_utils.Database,
+    terms: Terms,
+    story_id: int,
+    feed_id: int,
+    item_id: int,
+    now: str,
+    clusterer: Clusterer | None,
+    anchors: str = "",
 ) -> None:
-    """Count a newly written item into its story and grow the story's terms."""
+    """Count a newly written item into its story and grow the story's terms and anchors."""
     row = db.execute(
-        "SELECT signature, EXISTS(SELECT 1 FROM items WHERE story_id = ? AND feed_id = ? AND id != ?) FROM stories WHERE id = ?",
+        "SELECT signature, EXISTS(SELECT 1 FROM items WHERE story_id = ? AND feed_id = ? AND id != ?), anchors"
+        " FROM stories WHERE id = ?",
         [story_id, feed_id, item_id, story_id],
     ).fetchone()
+    if anchors and row:
+        kept = sorted(set((row[2] or "").split()) | set(anchors.split()))
+        db.execute("UPDATE stories SET anchors = ? WHERE id = ?", [" ".join(kept[:MAX_ANCHORS]), story_id])
     signature = row[0] if row else None
     if terms and clusterer is not None:
         merged = dict(clusterer.decode(signature))

@@ -90,7 +90,7 @@ class ShippedTopics:
         return frozenset().union(*(self._own[m.topic] for m in self._matcher.match(title, lead)))
 
 
-def cluster(reports: Sequence[Report], threshold: float = clustering.THRESHOLD, across: bool = False) -> dict[str, int]:
+def cluster(reports: Sequence[Report], threshold: float = clustering.THRESHOLD, across: bool = True) -> dict[str, int]:
     """Story number per item id, items met in time order as a poller would meet them; with `across`,
     an item that joins no story in its language may join one in another (`bot.crosslang`; measured,
     not used by the product)."""

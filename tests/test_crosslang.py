@@ -74,3 +74,14 @@ def test_the_story_sharing_most_anchors_within_the_window_is_chosen() -> None:
     ]
     assert crosslang.choose_across(item, now, stories, frozenset({"@rutte"})) == 1
     assert crosslang.choose_across(item, now, stories[1:], frozenset({"@rutte"})) is None
+
+
+def test_clustering_joins_a_korean_and_an_english_report_but_not_one_number() -> None:
+    """Streamed like a poller: Rutte taking office (news.az en, information.bz ko) is one story; Trump
+    suing the BBC (en) and a Korean personal data leak, sharing only "10", stay two."""
+    one = [REPORTS["pg-0010"], REPORTS["pg-0009"]]
+    assigned = storyeval.cluster(one)
+    assert assigned["pg-0010"] == assigned["pg-0009"]
+    assert storyeval.cluster(one, across=False)["pg-0010"] != storyeval.cluster(one, across=False)["pg-0009"]
+    two = storyeval.cluster([REPORTS["en25-0058"], REPORTS["ko25-0211"]])
+    assert two["en25-0058"] != two["ko25-0211"]

@@ -100,15 +100,14 @@ def test_cross_language_evidence_is_measured_on_every_set() -> None:
     assert right2 >= 8 and wrong2 == 0  # two are precise, but rare: bot.crosslang.MIN_SHARED
 
 
-def test_joining_stories_across_languages_is_measured() -> None:
-    """Stories are not joined across languages in the product (bot.crosslang is measured, not used):
-    per set, cross-language BCubed (links between languages only) with the join on, and each
+def test_stories_join_across_languages_without_losing_precision() -> None:
+    """An item that joins no story in its language may join one in another (bot.crosslang): per set, cross-language BCubed (links between languages only) with the join on, and each
     language's BCubed precision with and without it: joining across languages must not lower it."""
     reports: list[storyeval.Report] = []
     on: dict[str, int] = {}
     for n, path in enumerate(storyeval.present_sets()):
         rows = [r.__class__(f"{n}:{r.item_id}", f"{n}:{r.event}", *astuple(r)[2:]) for r in storyeval.load_reports(path)]
-        joined, apart = storyeval.cluster(rows, across=True), storyeval.cluster(rows)
+        joined, apart = storyeval.cluster(rows), storyeval.cluster(rows, across=False)
         p, r_, f1 = storyeval.cross_language_bcubed(rows, joined)
         print(f"{path.name}: cross-language BCubed precision {p:.3f}, recall {r_:.3f}, F1 {f1:.3f}")
         for lang in sorted({r.lang for r in rows}):
@@ -120,7 +119,7 @@ def test_joining_stories_across_languages_is_measured() -> None:
         on.update({item: n * 100_000 + story for item, story in joined.items()})
     p, r_, f1 = storyeval.cross_language_bcubed(reports, on)
     print(f"all sets: cross-language BCubed precision {p:.3f}, recall {r_:.3f}, F1 {f1:.3f}")
-    assert p >= 0.95 and r_ >= 0.03  # precise, but it finds too few links to be worth a wrong one (off)
+    assert p >= 0.95 and r_ >= 0.03  # precise; most events still make one story per language
 
 
 def test_the_story_sets_are_real_and_varied() -> None:

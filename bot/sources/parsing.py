@@ -33,7 +33,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
 from typing import Protocol
 
-from bot import clustering
+from bot import clustering, crosslang
 from bot.clustering import StoryRules
 from bot.matching import lemmas
 from bot.matching.matcher import Matcher, index_words
@@ -66,6 +66,7 @@ class FormSource(Protocol):
 
 
 _matcher: Matcher | None = None
+_aliases: crosslang.Aliases = {}
 _watches: WatchIndex | None = None
 _watch_source: WatchSource | None = None
 _forms: FormSource | None = None
@@ -73,12 +74,13 @@ _forms: FormSource | None = None
 
 def _init_worker(topics: tuple[Topic, ...], watches: WatchSource | None = None, forms: FormSource | None = None) -> None:
     """Compile the topics once per worker (and import the parsers); watches compile on first use."""
-    global _matcher, _watches, _watch_source, _forms
+    global _matcher, _aliases, _watches, _watch_source, _forms
     import bot.sources.rss  # noqa: F401
 
     _forms = forms
     lemmas.use_store(_stored_analysis if forms is not None else None)
     _matcher = Matcher(topics)
+    _aliases = crosslang.alias_groups(t.query for t in topics)
     _watches, _watch_source = (WatchIndex(), watches) if watches is not None else (None, None)
 
 
@@ -172,8 +174,13 @@ def parse_and_match(
             # An item that matched nothing opens no story: its terms only count towards their rarity,
             # so it is stored with their keys alone (each counting once) rather than their weights.
             counts = clustering.item_terms(item.title, item.text)
-            terms = clustering.encode_terms(counts) if parsed.matches.get(item.key) else " ".join(counts)
-            parsed.terms[item.key] = (terms, clustering.words_language(title + text))
+            matched = bool(parsed.matches.get(item.key))
+            terms = clustering.encode_terms(counts) if matched else " ".join(counts)
+            lang = clustering.words_language(title + text)
+            anchors = ""  # numbers and names, for an item of a topic to join its story in another language
+            if matched and lang:
+                anchors = crosslang.encode_anchors(crosslang.anchors(item.title, item.text, lang, _aliases))
+            parsed.terms[item.key] = (terms, lang, anchors)
     parsed.word_forms = _fresh_forms()
     return parsed
 
