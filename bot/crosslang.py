@@ -32,7 +32,7 @@ from functools import lru_cache
 from anyascii import anyascii
 
 from bot import clustering
-from bot.matching.lemmas import _analyzer, lemma, text_keys
+from bot.matching.lemmas import _analyse, lemma, text_keys
 from bot.matching.normalize import fold, is_cyrillic, is_hangul, split_scripts
 from bot.matching.query import Node, Or, Term, iter_terms, parse_query
 
@@ -121,17 +121,26 @@ def anchors(title: str, text: str, lang: str, aliases: Aliases = {}) -> frozense
     found = {n for n in numbers if not _YEAR.fullmatch(n) and _value(n) >= MIN_NUMBER}
     latin_text = lang in LATIN_LANGS
     prefixes = _prefix_table(tuple(sorted(aliases.items())))
-    for m in _SENTENCE_WORD.finditer(split_scripts(rest)):
+    body = split_scripts(rest)
+    pending = ""  # a Cyrillic name, kept unless a name follows it (Марк Рютте, Андрея Ермака: the surname)
+    last_end = 0
+    for m in _SENTENCE_WORD.finditer(body):
         raw = m.group(2)
         word = raw.casefold().replace("ё", "е")
         name = _alias_of(word, aliases, prefixes) if aliases else None
+        script = _script(raw)
+        cyrillic_name = (
+            name is None and script == "cyrillic" and _is_latin_name(raw, m.group(1) is not None) and _is_cyrillic_name(word)
+        )
+        if pending and not ((name is not None or cyrillic_name) and not body[last_end : m.start(2)].strip()):
+            found.add(pending)
+        pending, last_end = (name_anchor(_latin(word)) if cyrillic_name else ""), m.end(2)
         if name is not None:
             found.add(name_anchor(name))
-        elif (script := _script(raw)) == "latin" and len(raw) > 1:
-            if not latin_text or _is_latin_name(raw, sentence_start=m.group(1) is not None):
-                found.add(name_anchor(fold(word)))
-        elif script == "cyrillic" and _is_latin_name(raw, m.group(1) is not None) and _is_cyrillic_name(word):
-            found.add(name_anchor(_latin(word)))
+        elif script == "latin" and len(raw) > 1 and (not latin_text or _is_latin_name(raw, m.group(1) is not None)):
+            found.add(name_anchor(fold(word)))
+    if pending:
+        found.add(pending)
     return frozenset(found)
 
 
@@ -152,19 +161,14 @@ def _latin(word: str) -> str:
     return anyascii(lemma(word, proper=True)).casefold() if is_cyrillic(word) else fold(word)
 
 
-_NAME_TAGS = frozenset({"Surn", "Geox", "Orgn"})
-
-
 @lru_cache(maxsize=50_000)
 def _is_cyrillic_name(word: str) -> bool:
     """Whether a capitalised Cyrillic word names someone or something: a word no dictionary knows (a
-    transliterated name: Рютте, Столтенберга) or one a dictionary calls a surname, place or
-    organisation (Єрмак, Украины, НАТО). First names (Андрей) and capitalised common nouns (Офис
-    президента) name too many people and things to tell one event."""
-    if len(word) < 3:
-        return False
-    known = [p for lang in ("ru", "uk") for p in _analyzer(lang).parse(word)[:1] if p.is_known]
-    return not known or any(p.tag.grammemes & _NAME_TAGS for p in known)
+    transliterated name: Рютте, Столтенберга) or one a dictionary knows as a name, place or
+    organisation (Єрмак, Украины, НАТО); not a capitalised common noun (Офис президента). The
+    analysis is the one matching uses (stored word forms first), so no dictionary is loaded for it."""
+    known, _, _, proper, _ = _analyse(word)
+    return len(word) >= 3 and (not known or bool(proper))
 
 
 def _is_latin_name(raw: str, sentence_start: bool) -> bool:

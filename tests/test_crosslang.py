@@ -85,3 +85,9 @@ def test_clustering_joins_a_korean_and_an_english_report_but_not_one_number() ->
     assert storyeval.cluster(one, across=False)["pg-0010"] != storyeval.cluster(one, across=False)["pg-0009"]
     two = storyeval.cluster([REPORTS["en25-0058"], REPORTS["ko25-0211"]])
     assert two["en25-0058"] != two["ko25-0211"]
+
+
+def test_of_a_first_name_and_a_surname_only_the_surname_is_an_anchor() -> None:
+    """First names are shared by too many people (Андрей Ермак and Андрей anyone, the same day)."""
+    found = crosslang.anchors("", "Об этом сообщил Андрей Ермак, а позже Зеленский", "ru")
+    assert found == {crosslang.name_anchor("ermak"), crosslang.name_anchor("zelenskii")}

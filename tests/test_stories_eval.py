@@ -96,7 +96,7 @@ def test_cross_language_evidence_is_measured_on_every_set() -> None:
         f" of {same} same-event pairs"
     )
     assert same >= 105
-    assert wrong1 >= 71 and right1 <= 42  # one anchor is no evidence
+    assert wrong1 >= 71 and right1 <= 38  # one anchor is no evidence
     assert right2 >= 8 and wrong2 == 0  # two are precise, but rare: bot.crosslang.MIN_SHARED
 
 
