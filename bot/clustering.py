@@ -41,6 +41,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -234,19 +235,20 @@ def _prefixes(query_keys: frozenset[str]) -> tuple[str, ...]:
 Idf = Callable[[str], float]
 
 
-def _weigher(idf: Idf, query_keys: frozenset[str], kept: Mapping[str, float]) -> Idf:
+class _Weigher:
     """The weight of one occurrence of a term (idf x its share among the candidates x the query-term
-    factor), remembered per term: the candidates of one item share most of their words."""
-    cache: dict[str, float] = {}
+    factor), remembered per term in `known`: the candidates of one item share most of their words."""
 
-    def weight(term: str) -> float:
-        w = cache.get(term)
+    def __init__(self, idf: Idf, query_keys: frozenset[str], kept: Mapping[str, float]) -> None:
+        self.idf, self.query_keys, self.kept = idf, query_keys, kept
+        self.known: dict[str, float] = {}
+
+    def __call__(self, term: str) -> float:
+        w = self.known.get(term)
         if w is None:
-            w = idf(term) * kept.get(term, 1.0) * (QUERY_TERM_WEIGHT if _is_query_term(term, query_keys) else 1.0)
-            cache[term] = w
+            factor = QUERY_TERM_WEIGHT if _is_query_term(term, self.query_keys) else 1.0
+            w = self.known[term] = self.idf(term) * self.kept.get(term, 1.0) * factor
         return w
-
-    return weight
 
 
 def shared_weight(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -277,15 +279,27 @@ def score(
     """How strongly the evidence says the item reports the story's event (0..1); 0 when they share
     fewer than MIN_SHARED terms besides the topic's own. (The story alone: `choose_story` also weighs
     each term by its rarity among the other candidates.)"""
-    weigh = _weigher(idf, query_keys, {})
-    own = [t for t in terms if not _is_query_term(t, query_keys)]
+    weigh = _Weigher(idf, query_keys, {})
+    own = {t for t in terms if not _is_query_term(t, query_keys)}
     return _score({t: c * weigh(t) for t, c in terms.items()}, own, at, story, weigh)
 
 
-def _score(item: Mapping[str, float], own: Sequence[str], at: datetime | None, story: Candidate, weigh: Idf) -> float:
-    if sum(1 for t in own if t in story.terms) < MIN_SHARED:
+def _score(item: Mapping[str, float], own: AbstractSet[str], at: datetime | None, story: Candidate, weigh: _Weigher) -> float:
+    if len(own & story.terms.keys()) < MIN_SHARED:
         return 0.0
-    s = shared_weight(item, {t: c * weigh(t) for t, c in story.terms.items()})
+    # shared_weight(item, the story's weights) in one pass over the story's terms, without building them
+    total = common = 0.0
+    known = weigh.known
+    for t, c in story.terms.items():
+        w = known.get(t)
+        w = c * (weigh(t) if w is None else w)
+        total += w
+        mine = item.get(t)
+        if mine is not None:
+            common += mine if mine < w else w
+    if not common:
+        return 0.0
+    s = common / math.sqrt(sum(item.values()) * total)
     factor = time_factor(at, story.last_at)
     if story.same_feed:
         factor *= SAME_FEED_FACTOR * time_factor(at, story.last_at, SAME_FEED_HALF_LIFE_H)
@@ -300,7 +314,7 @@ def candidate_rarity(terms: Mapping[str, float], candidates: Sequence[Candidate]
         return {}
     found: Counter[str] = Counter()
     for story in candidates:
-        found.update(t for t in terms if t in story.terms)
+        found.update(terms.keys() & story.terms.keys())
     spread = len(candidates) + CANDIDATE_PRIOR
     return {t: 1.0 - n / spread for t, n in found.items()}
 
@@ -314,8 +328,8 @@ def choose_story(
     threshold: float = THRESHOLD,
 ) -> int | None:
     """The id of the best-scoring candidate at or above the threshold, or None (a new story)."""
-    weigh = _weigher(idf, query_keys, candidate_rarity(terms, candidates))
-    own = [t for t in terms if not _is_query_term(t, query_keys)]
+    weigh = _Weigher(idf, query_keys, candidate_rarity(terms, candidates))
+    own = {t for t in terms if not _is_query_term(t, query_keys)}
     item = {t: c * weigh(t) for t, c in terms.items()}
     best, best_score = None, threshold
     for story in candidates:

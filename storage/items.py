@@ -145,7 +145,7 @@ def _cluster(
     candidates = recent_candidates(db, clusterer, topics, now - clusterer.window, entry.lang, feed_id)
     chosen = None
     if candidates and terms:
-        df.load([*terms, *(t for c in candidates for t in c.terms)])
+        df.load(set(terms).union(*(c.terms.keys() for c in candidates)))
         chosen = clusterer.choose(terms, now, candidates, df.idf, topics)
     if chosen is None and entry.anchors and entry.lang:
         others = recent_across(db, topics, now - clusterer.window, entry.lang)

@@ -73,7 +73,7 @@ class DocumentFrequencies:
 
     def load(self, terms: Iterable[str]) -> None:
         """Read the frequencies of terms not read yet (one query per 500 terms)."""
-        missing = sorted({t for t in terms if t not in self._df})
+        missing = sorted(set(terms).difference(self._df))
         for chunk in chunks(missing):
             marks = ",".join("?" * len(chunk))
             found = dict(self.db.execute(f"SELECT term, df FROM term_df WHERE term IN ({marks})", list(chunk)).fetchall())
