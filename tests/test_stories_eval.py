@@ -12,6 +12,7 @@ precision or recall fails here; `pytest -s` prints the figures.
 from __future__ import annotations
 
 from dataclasses import astuple
+from pathlib import Path
 
 import pytest
 
@@ -49,13 +50,18 @@ def test_stories_are_events_on_independent_reports(lang: str) -> None:
 HEADLINE_FLOORS = {"en": (0.98, 0.87), "ko": (0.97, 0.85)}
 
 
+def check_set(label: str, path: Path, lang: str, floors: dict[str, tuple[float, float]]) -> None:
+    """BCubed of one language of one of our sets, printed, and held to its floors."""
+    reports = [r for r in storyeval.load_reports(path) if r.lang == lang]
+    precision, recall, f1 = storyeval.bcubed(reports, storyeval.cluster(reports))
+    print(f"{label} {lang}: {len(reports)} items, BCubed precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}")
+    floor_p, floor_f1 = floors[lang]
+    assert precision >= floor_p and f1 >= floor_f1
+
+
 @pytest.mark.parametrize("lang", sorted(HEADLINE_FLOORS))
 def test_stories_are_events_on_two_days_of_headlines(lang: str) -> None:
-    reports = [r for r in storyeval.load_reports(storyeval.HEADLINE_DAY) if r.lang == lang]
-    precision, recall, f1 = storyeval.bcubed(reports, storyeval.cluster(reports))
-    print(f"headlines {lang}: {len(reports)} items, BCubed precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}")
-    floor_p, floor_f1 = HEADLINE_FLOORS[lang]
-    assert precision >= floor_p and f1 >= floor_f1
+    check_set("headlines", storyeval.HEADLINE_DAY, lang, HEADLINE_FLOORS)
 
 
 # language -> (BCubed precision floor, F1 floor) on stored news pages: leads without titles, dates without times
@@ -64,11 +70,7 @@ PAGE_FLOORS = {"fr": (0.99, 0.72), "ko": (0.99, 0.85), "ru": (0.99, 0.87), "uk":
 
 @pytest.mark.parametrize("lang", sorted(PAGE_FLOORS))
 def test_stories_are_events_on_stored_news_pages(lang: str) -> None:
-    reports = [r for r in storyeval.load_reports(storyeval.PAGES) if r.lang == lang]
-    precision, recall, f1 = storyeval.bcubed(reports, storyeval.cluster(reports))
-    print(f"pages {lang}: {len(reports)} items, BCubed precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}")
-    floor_p, floor_f1 = PAGE_FLOORS[lang]
-    assert precision >= floor_p and f1 >= floor_f1
+    check_set("pages", storyeval.PAGES, lang, PAGE_FLOORS)
 
 
 def test_sixty_events_are_reported_by_three_outlets_or_more() -> None:

@@ -27,9 +27,8 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from bot.models import Item, ParsedFeed
-from bot.sources.feeditems import day_end_if_dateless, html_to_text, tell_apart_shared_keys, title_from_text
+from bot.sources.feeditems import build_item, html_to_text, tell_apart_shared_keys
 from bot.sources.feedrules import ATOM_NS, Fields, Refused, as_feedparser, atom_fields, join, rss_fields
-from bot.stories import content_hash
 
 __all__ = ["Refused", "parse_fast", "read_fast"]
 
@@ -126,12 +125,4 @@ def _to_item(f: Fields, base: str) -> Item | None:
     longest = max(f.contents, key=len, default="")
     text = html_to_text(longest if len(longest) > len(summary) else summary)
     url = join(base, f.link, urljoin) if f.link else None
-    if url is not None and not url.startswith(("http://", "https://")):
-        url = "https:" + url if url.startswith("//") else None
-    if not title and not text and not url:
-        return None
-    if not title:
-        title = title_from_text(text) or (url or "")
-    key = f.key or url or f"hash:{content_hash(title, text)}"
-    published = day_end_if_dateless(f.date_raw, f.date)
-    return Item(key=key, url=url, title=title, text=text, published_at=published, author=f.author or None)
+    return build_item(title, text, url, f.key, f.date_raw, f.date, f.author or None)

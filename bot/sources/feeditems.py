@@ -46,6 +46,23 @@ def detail_text(value: str, detail: Any) -> str:
     return html_to_text(value)
 
 
+def build_item(
+    title: str, text: str, url: str | None, key: str | None, raw_date: object, date: datetime | None, author: str | None
+) -> Item | None:
+    """The Item of one entry, from its fields as feedparser gives them (both parse paths end here): a
+    link that is not http(s) is dropped (a scheme-relative one gets https); an entry with no title,
+    text or link is no item; a missing title is taken from the text, else the link; the key is the
+    guid, else the link, else a hash of title and text."""
+    if url is not None and not url.startswith(("http://", "https://")):
+        url = "https:" + url if url.startswith("//") else None
+    if not title and not text and not url:
+        return None
+    if not title:
+        title = title_from_text(text) or (url or "")
+    key = key or url or f"hash:{content_hash(title, text)}"
+    return Item(key=key, url=url, title=title, text=text, published_at=day_end_if_dateless(raw_date, date), author=author)
+
+
 def title_from_text(text: str) -> str:
     """A title for an item that has none: its first line, trimmed at a word."""
     first = text.strip().split("\n", 1)[0].strip()

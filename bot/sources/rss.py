@@ -24,6 +24,7 @@ from bot.errors import NotAFeed, ParseError
 from bot.models import Item, ParsedFeed
 from bot.sources.fastrss import parse_fast
 from bot.sources.feeditems import (
+    build_item,
     day_end_if_dateless,
     detail_text,
     html_to_text,
@@ -83,18 +84,10 @@ def _entry_to_item(e: Any, base: str) -> Item | None:
     text = html_to_text(body_html)
     link = e.get("link") or _first_alternate(e)
     url = urljoin(base, link) if link else None
-    if url is not None and not url.startswith(("http://", "https://")):
-        url = "https:" + url if url.startswith("//") else None
-    if not title and not text and not url:
-        return None
-    if not title:
-        title = title_from_text(text) or (url or "")
     guid = e.get("id") or e.get("guid")
-    key = str(guid).strip() if guid else (url or f"hash:{content_hash(title, text)}")
     field = "published" if dict.get(e, "published_parsed") else "updated"  # dict.get: no feedparser fallback warning
-    published = day_end_if_dateless(dict.get(e, field), struct_to_dt(dict.get(e, f"{field}_parsed")))
-    author = e.get("author") or None
-    return Item(key=key, url=url, title=title, text=text, published_at=published, author=author)
+    date = struct_to_dt(dict.get(e, f"{field}_parsed"))
+    return build_item(title, text, url, str(guid).strip() if guid else None, dict.get(e, field), date, e.get("author") or None)
 
 
 def _first_alternate(e: Any) -> str | None:
