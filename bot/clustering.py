@@ -251,18 +251,26 @@ class _Weigher:
         return w
 
 
-def shared_weight(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+def shared_weight(a: Mapping[str, float], b: Mapping[str, float], weigh: _Weigher | None = None) -> float:
     """The weight two weight vectors hold in common (each term at the smaller of its two weights) over
     the geometric mean of their totals: 1 for equal vectors, 0 when they share nothing or either is
     empty. Unlike a cosine, which squares weights, a term counts in proportion to its weight, so the
     few rare words two reports share are not drowned by the longer one's heaviest words, and a term
-    repeated by every item of a story counts no more than the item's own use of it."""
-    if len(a) > len(b):
-        a, b = b, a
-    common = sum(min(w, b[t]) for t, w in a.items() if t in b)
+    repeated by every item of a story counts no more than the item's own use of it. With `weigh`, `b`
+    holds counts, each weighed as it is read (one pass over a story's terms, no vector built)."""
+    total = common = 0.0
+    known = weigh.known if weigh is not None else {}
+    for t, c in b.items():
+        if weigh is not None:
+            w = known.get(t)
+            c *= weigh(t) if w is None else w
+        total += c
+        mine = a.get(t)
+        if mine is not None:
+            common += mine if mine < c else c
     if not common:
         return 0.0
-    return common / math.sqrt(sum(a.values()) * sum(b.values()))
+    return common / math.sqrt(sum(a.values()) * total)
 
 
 def time_factor(at: datetime | None, other: datetime | None, half_life_h: float = HALF_LIFE_H) -> float:
@@ -287,19 +295,7 @@ def score(
 def _score(item: Mapping[str, float], own: AbstractSet[str], at: datetime | None, story: Candidate, weigh: _Weigher) -> float:
     if len(own & story.terms.keys()) < MIN_SHARED:
         return 0.0
-    # shared_weight(item, the story's weights) in one pass over the story's terms, without building them
-    total = common = 0.0
-    known = weigh.known
-    for t, c in story.terms.items():
-        w = known.get(t)
-        w = c * (weigh(t) if w is None else w)
-        total += w
-        mine = item.get(t)
-        if mine is not None:
-            common += mine if mine < w else w
-    if not common:
-        return 0.0
-    s = common / math.sqrt(sum(item.values()) * total)
+    s = shared_weight(item, story.terms, weigh)
     factor = time_factor(at, story.last_at)
     if story.same_feed:
         factor *= SAME_FEED_FACTOR * time_factor(at, story.last_at, SAME_FEED_HALF_LIFE_H)

@@ -178,17 +178,25 @@ def use_store(lookup: Callable[[str], str | None] | None) -> None:
 @lru_cache(maxsize=1)
 def generation() -> str:
     """What the analyses depend on: these rules (this file and normalize.py, whose script tests choose
-    the rules) and the versions of the dictionaries."""
+    the rules) and the installed dictionaries, fingerprinted by the names and sizes of their packages'
+    files (a stat of each: importlib.metadata would cost a `once` poll 70 ms to import)."""
     import hashlib
-    from importlib import metadata
+    import os
+    from importlib.util import find_spec
 
     here = Path(__file__)
     parts = [here.read_bytes(), here.with_name("normalize.py").read_bytes()]
-    for dist in ("pymorphy3", "pymorphy3-dicts-ru", "pymorphy3-dicts-uk", "simplemma"):
-        try:
-            parts.append(metadata.version(dist).encode())
-        except metadata.PackageNotFoundError:
+    for package in ("pymorphy3", "pymorphy3_dicts_ru", "pymorphy3_dicts_uk", "simplemma"):
+        spec = find_spec(package)
+        if spec is None or spec.origin is None:
             parts.append(b"-")
+            continue
+        root = Path(spec.origin).parent
+        for folder, dirs, files in sorted(os.walk(root)):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            for name in sorted(files):
+                path = Path(folder, name)
+                parts.append(f"{path.relative_to(root)}:{path.stat().st_size}".encode())
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
 
 

@@ -186,7 +186,7 @@ class Matcher:
             for tok in tokens:
                 hit = cache.get(tok)
                 if hit is None:
-                    hit = any(self._cache.get(k) or self._key_candidates(k) for k in text_keys(tok))
+                    hit = any(self._topics_of(k) for k in text_keys(tok))
                     if len(cache) < WORD_CACHE:
                         cache[tok] = hit
                 if hit:
@@ -198,12 +198,15 @@ class Matcher:
         found: set[int] = set()
         for table in (idx.all, idx.feed):
             for key in table:
-                hit = self._cache.get(key)
-                if hit is None:
-                    hit = self._key_candidates(key)
+                hit = self._topics_of(key)
                 if hit:
                     found |= hit
         return found
+
+    def _topics_of(self, key: str) -> frozenset[int]:
+        """The topics a text key can start a match for, from the cache when it holds them."""
+        found = self._cache.get(key)
+        return found if found is not None else self._key_candidates(key)
 
     def _key_candidates(self, key: str) -> frozenset[int]:
         """Topics a text word can start a match for (cached: a vocabulary repeats across items)."""
