@@ -71,7 +71,8 @@ def alias_groups(queries: Iterable[str]) -> dict[str, str]:
     for query in queries:
         for group in _or_groups(parse_query(query)):
             singles = [c for c in group.children if isinstance(c, Term) and len(c.words) == 1 and c.field is None]
-            scripts = [_script(t.words[0]) for t in singles]
+            spellings = {fold(t.words[0]) for t in singles}  # rutte and {Rutte*} are one spelling
+            scripts = [_script(w) for w in spellings]
             if len(set(scripts)) < 2 or len(set(scripts)) < len(scripts):  # one spelling per script, or not one name
                 continue
             latin = [t for t in singles if _script(t.words[0]) == "latin"]

@@ -42,6 +42,9 @@ def test_tokenize_splits_hyphens_and_apostrophes() -> None:
         ("nucl*", Term(("nucl",), prefix=True, source="nucl*")),
         ("title:rutte", Term(("rutte",), field="title", source="title:rutte")),
         ('a NEAR/3 "b c"', Near(Term(("a",), source="a"), Term(("b", "c"), source='"b c"'), 3)),
+        ("{Песков}", Term(("песков",), source="{Песков}", case="capital")),
+        ("title:{US}", Term(("us",), field="title", source="title:{US}", case="upper")),
+        ("{Rutte*}", Term(("rutte",), prefix=True, source="{Rutte*}", case="capital")),
     ],
 )
 def test_parse_query(query: str, ast: object) -> None:
@@ -60,6 +63,9 @@ def test_parse_query(query: str, ast: object) -> None:
         ("a )", r"unexpected '\)'"),
         ("color:red", "unknown field 'color'"),
         ("(a b) NEAR/2 c", "NEAR/n joins two words"),
+        ("{Mark Rutte}", "holds one word"),
+        ("{nord-coréen}", "holds one word"),
+        ("{북한}", "no capital letters"),
     ],
 )
 def test_bad_queries_point_at_the_problem(query: str, message: str) -> None:
@@ -96,6 +102,26 @@ CASES = [
     ("kursk troops", "Kursk", "troops arrive", "", True),
     ('"kursk troops"', "Kursk", "troops arrive", "", False),  # title and text are not one phrase
     ("북한군*", "북한군은 러시아에", "", "", True),
+    # {word}: as the text writes it (a name against a common word), any inflected form
+    ("{Песков}", "", "– отметил Песков.", "", True),
+    ("{Песков}", "ПЕСКОВ: НЕТ", "", "", True),  # a headline in capitals
+    ("{Песков}", "Пескову задали вопрос", "", "", True),
+    ("{Песков}", "", "среди зыбучих песков", "", False),  # of the sands
+    ("песков", "", "среди зыбучих песков", "", True),
+    ("{US} troops", "US troops leave", "", "", True),
+    ("{US} troops", "Give us troops", "", "", False),
+    ("{US} troops", "Us troops", "", "", False),
+    ("{Rutte*}", "Mark Ruttehe said", "", "", True),
+    ("{Rutte*}", "Rutted roads", "", "", True),  # a capital at the start of a sentence is a capital
+    ("{Rutte*}", "The rutted roads", "", "", False),
+    ("{may} rain", "It may rain", "", "", True),
+    ("{may} rain", "May rain records", "", "", False),
+    ('{Kremlin} "says Peskov"', "KREMLIN says Peskov", "", "", True),
+    ("title:{Песков}", "", "Песков сказал", "", False),
+    ("title:{Песков}", "Сказал Песков", "", "", True),
+    ("feed:{AP} rutte", "Rutte", "", "AP News", True),
+    ("feed:{AP} rutte", "Rutte", "", "Tap news", False),
+    ("{Istanbul} talks", "İstanbul talks", "", "", True),  # a dotted capital I folds into two letters
 ]
 
 

@@ -204,6 +204,27 @@ async def test_hits_report_matched_terms(ctx: PollContext, server: FeedServer) -
     assert [(h.topic, h.matched) for h in out.hits] == [("peskov", ("песков*",))]
 
 
+async def test_a_word_in_braces_is_matched_as_the_feed_writes_it(fresh_db: sqlite_utils.Database, server: FeedServer) -> None:
+    """{Песков} finds the name, not "of the sands": the parser hands the matcher the text as written."""
+    body = rss(
+        [
+            {"title": "Туристы выбрались из зыбучих песков", "guid": "1", "link": "https://x.example/1"},
+            {"title": "Вопрос переадресовали", "description": "– отметил Песков.", "guid": "2", "link": "https://x.example/2"},
+        ]
+    )
+    url = server.set("/f", body=body)
+    parser = ParserPool(workers=1, topics=(Topic("peskov", "Peskov", "{Песков}"),))
+    try:
+        async with Fetcher(allow_private=True, timeout_s=1.0) as fetcher:
+            ctx = PollContext(AsyncDB(fresh_db), fetcher, parser, page_pause_s=0.0)
+            feed, fid = await add_feed(ctx, url)
+            out = await poll_feed(ctx, feed, fid)
+    finally:
+        parser.close()
+    assert out.new_items == 2 and [(h.topic, h.matched) for h in out.hits] == [("peskov", ("{Песков}",))]
+    assert [h.title for h in out.hits] == ["Вопрос переадресовали"]
+
+
 RULES = StoryRules([Topic("peskov", "Peskov", "peskov OR песков")])
 
 

@@ -24,7 +24,7 @@ from tests.conftest import ROOT
 # language -> (BCubed precision floor, F1 floor), measured with bot.clustering's constants
 STORY_FLOORS = {"en": (0.96, 0.87), "ru": (0.98, 0.78), "fr": (1.0, 1.0), "uk": (0.99, 0.94), "ko": (0.99, 0.96)}
 # language -> (matching precision floor, recall floor) with the shipped topics
-TOPIC_FLOORS = {"en": (0.97, 0.95), "fr": (0.94, 0.99), "ru": (0.99, 0.96), "uk": (0.99, 0.99), "ko": (0.98, 0.98)}
+TOPIC_FLOORS = {"en": (0.97, 0.97), "fr": (0.94, 0.99), "ru": (0.99, 0.98), "uk": (0.99, 0.99), "ko": (0.98, 0.98)}
 
 
 def _reports(lang: str) -> list[storyeval.Report]:

@@ -10,6 +10,7 @@ import pytest
 import sqlite_utils
 
 from bot.matching.matcher import evaluate, index_text
+from bot.matching.normalize import is_hangul
 from bot.matching.query import parse_query
 from bot.matching.watches import WatchIndex, anchors
 from bot.models import FeedConfig, Topic, watch_key
@@ -82,6 +83,8 @@ def test_index_finds_exactly_what_evaluating_every_watch_finds() -> None:
         a, b, c = rnd.sample(words, 3)
         shapes = [a, f"{a} {b}", f"{a} OR {b}", f'"{a} {b}"', f"{a[:4]}*", f"{a} -{b}", f"({a} OR {b}) {c}"]
         shapes += [f"{a} NEAR/4 {b}", f"title:{a} OR {b}", f"feed:wire {a}", f"{a[:3]}* OR {b}"]
+        if not is_hangul(a):  # {word}: as written, in the case the text uses or in another
+            shapes += [f"{{{a}}}", f"{{{a.lower()}}} OR {b}", f"{{{a.upper()}}} {b}", f"{{{a[:4]}*}} -{b}"]
         queries[i] = rnd.choice(shapes)
     index = WatchIndex()
     index.apply(queries.items())

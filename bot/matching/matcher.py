@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.matching.lemmas import WORD_CACHE, query_keys, text_keys
-from bot.matching.normalize import fold, words
-from bot.matching.query import And, Near, Node, Not, Or, Term, iter_terms, parse_query
+from bot.matching.normalize import fold, word_cases, words
+from bot.matching.query import And, Near, Node, Not, Or, Term, case_fits, iter_terms, parse_query
 from bot.models import Match, Topic
 
 
@@ -30,6 +30,24 @@ class TextIndex:
     tokens: list[str] = field(default_factory=list)
     title_end: int = 0
     feed_tokens: list[str] = field(default_factory=list)
+    raw: tuple[str, str, str] | None = None  # title, text and feed name as written, for {word} terms
+    _cases: tuple[list[str], list[str]] | None = None
+
+    def case_at(self, name: str | None, pos: int) -> str | None:
+        """How the word at `pos` of a field's tokens is written (`normalize.word_case`), worked out on
+        first use; None when the text as written is not known or does not split into the same words."""
+        if self.raw is None:
+            return None
+        if self._cases is None:
+            title, text, feed = self.raw
+            cases = [*word_cases(title), *[""] * GAP, *word_cases(text)]
+            feed_cases = word_cases(feed)
+            self._cases = (
+                cases if len(cases) == len(self.tokens) else [],
+                feed_cases if len(feed_cases) == len(self.feed_tokens) else [],
+            )
+        cases = self._cases[1] if name == "feed" else self._cases[0]
+        return cases[pos] if pos < len(cases) else None
 
     def for_field(self, name: str | None) -> tuple[dict[str, list[int]], list[str], int]:
         """(index, tokens, number of tokens searchable) for a term restricted to `name`."""
@@ -45,12 +63,13 @@ GAP = 10  # title and body are never one phrase
 
 def index_text(title: str, text: str, feed: str = "") -> TextIndex:
     """Build the word index of one item."""
-    return index_words(words(title), words(text), words(feed))
+    return index_words(words(title), words(text), words(feed), (title, text, feed))
 
 
-def index_words(title: list[str], text: list[str], feed: list[str]) -> TextIndex:
-    """Build the word index of one item from its words (`normalize.words` of title, text, feed name)."""
-    idx = TextIndex()
+def index_words(title: list[str], text: list[str], feed: list[str], raw: tuple[str, str, str] | None = None) -> TextIndex:
+    """Build the word index of one item from its words (`normalize.words` of title, text, feed name);
+    `raw` (the three as written) lets {word} terms see how each word is written."""
+    idx = TextIndex(raw=raw)
     for is_title, part in ((True, title), (False, text)):
         for tok in part:
             pos = len(idx.tokens)
@@ -93,6 +112,8 @@ def _term_positions(term: Term, idx: TextIndex) -> list[tuple[int, int]]:
         starts: list[int] = sorted({p for k, ps in table.items() if k.startswith(keys[0][0]) for p in ps if p < limit})
     else:
         starts = sorted({p for k in keys[0] for p in table.get(k, ()) if p < limit})
+    if term.case:
+        starts = [p for p in starts if case_fits(term.case, idx.case_at(term.field, p))]
     spans = []
     for start in starts:
         if all(
@@ -108,6 +129,8 @@ def _has_term(term: Term, idx: TextIndex) -> bool:
     and a phrase none when one of its whole words is missing."""
     table = idx.for_field(term.field)[0]
     keys = term_keys(term)
+    if term.case:
+        return bool(_term_positions(term, idx))
     if len(term.words) > 1:
         whole = keys[:-1] if term.prefix else keys
         return all(any(k in table for k in word) for word in whole) and bool(_term_positions(term, idx))

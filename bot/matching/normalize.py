@@ -25,9 +25,15 @@ def _fold_char(ch: str) -> str:
     return base or ch
 
 
+def _casefold(text: str) -> str:
+    """Casefold, ё -> е, and the dotted capital İ as i (casefold writes it i + a combining dot, which
+    would split İstanbul into two words)."""
+    return text.casefold().replace("ё", "е").replace("i\u0307", "i")
+
+
 def normalize_text(text: str) -> str:
     """NFKC + casefold + ё->е + Latin accent folding."""
-    return fold(unicodedata.normalize("NFKC", text).casefold().replace("ё", "е"))
+    return fold(_casefold(unicodedata.normalize("NFKC", text)))
 
 
 def fold(word: str) -> str:
@@ -55,7 +61,28 @@ def split_scripts(text: str) -> str:
 def words(text: str) -> list[str]:
     """Casefolded word tokens of `text`, accents kept (NFKC, casefold, ё -> е); in Korean text a Hanja
     abbreviation or a Latin name is a word of its own (北파병 = 北 파병, KTX와 = KTX 와)."""
-    return _TOKEN.findall(split_scripts(unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")))
+    return _TOKEN.findall(split_scripts(_casefold(unicodedata.normalize("NFKC", text))))
+
+
+def word_case(word: str) -> str:
+    """How a word is written: "upper" (two capitals or more, no small letter: US, ПЕСКОВ), "capital"
+    (a first capital: Песков, Rutte), "lower" (a first small letter), or "" (a script without case,
+    or no letter at all)."""
+    cased = [c for c in word if c.isupper() or c.islower()]
+    if not cased:
+        return ""
+    if len(cased) > 1 and all(c.isupper() for c in cased):
+        return "upper"
+    return "capital" if cased[0].isupper() else "lower"
+
+
+def word_cases(text: str) -> list[str]:
+    """How each word of `words(text)` is written in `text` (`word_case`), in the same order."""
+    out: list[str] = []
+    for tok in _TOKEN.findall(split_scripts(unicodedata.normalize("NFKC", text))):
+        case = word_case(tok)
+        out.extend([case] * len(_TOKEN.findall(_casefold(tok))))
+    return out
 
 
 def tokenize(text: str) -> list[str]:

@@ -9,6 +9,9 @@
     nucl*   nord-coréen*        prefix of the last word, at least 3 letters (2 Hangul syllables)
     "north korean" NEAR/5 troops  both within 5 words of each other
     title:rutte  feed:reuters   restrict a term to the title or to feeds whose name matches
+    {Песков}  {US}  {Rutte*}    a word as written: {Песков} only where the text writes it with a
+                                capital (Пескова, ПЕСКОВ; not "песков", of the sands), {US} only in
+                                capitals (not "us"), {may} only in small letters
 
 Precedence: NOT binds tighter than NEAR, NEAR tighter than AND, AND tighter than OR.
 A query needs at least one term that is not negated. Bounds, so that no query can exhaust the
@@ -22,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from bot.errors import QueryError
-from bot.matching.normalize import is_hangul
+from bot.matching.normalize import is_hangul, word_case
 from bot.matching.normalize import words as split_words
 
 FIELDS = ("title", "text", "feed")
@@ -38,6 +41,7 @@ class Term:
     prefix: bool = False
     field: str | None = None
     source: str = ""
+    case: str = ""  # "", or how the text must write the word: "capital", "upper" or "lower" (`word_case`)
 
 
 @dataclass(frozen=True)
@@ -216,6 +220,16 @@ class _Parser:
             field, text = m.group(1), m.group(2)
         elif m and not text.startswith('"'):
             raise QueryError(f"unknown field {m.group(1)!r} (use one of {', '.join(FIELDS)})", self.query, tok.pos)
+        case = ""
+        if text.startswith("{") != text.endswith("}") or text in ("{", "}"):
+            raise QueryError("{...} holds one word, as the text must write it", self.query, tok.pos)
+        if len(text) > 2 and text.startswith("{") and text.endswith("}"):
+            text = text[1:-1]
+            case = word_case(text.rstrip("*"))
+            if len(split_words(text)) != 1 or text.startswith('"'):
+                raise QueryError("{...} holds one word, as the text must write it", self.query, tok.pos)
+            if not case:
+                raise QueryError(f"{tok.text!r}: this script has no capital letters", self.query, tok.pos)
         prefix = text.endswith("*") or text.endswith('*"')
         body = text.strip('"').rstrip("*")
         words = tuple(split_words(body))
@@ -223,7 +237,15 @@ class _Parser:
             raise QueryError(f"{tok.text!r} has no letters or digits", self.query, tok.pos)
         if prefix and len(words[-1]) < (2 if is_hangul(words[-1]) else 3):
             raise QueryError("a prefix* needs at least 3 letters (2 Hangul syllables)", self.query, tok.pos)
-        return Term(words, prefix, field, tok.text)
+        return Term(words, prefix, field, tok.text, case)
+
+
+def case_fits(wanted: str, written: str | None) -> bool:
+    """Whether a text word written `written` (`word_case`; None when unknown) is one a {word} of case
+    `wanted` finds: a capital also in a word all in capitals (a headline in capitals)."""
+    if written is None or wanted == written:
+        return True
+    return wanted == "capital" and written == "upper"
 
 
 def parse_query(query: str) -> Node:

@@ -10,7 +10,7 @@ An item looks up its own keys (already computed for the topics) and evaluates on
 anchor, so its cost follows its words and the few watches they name, not the number of watches.
 A watch that is one word or alternatives of single words is decided by the anchor lookup itself, one
 of words that must and must not occur by looking their keys up; the others (phrases, prefixes in an
-AND, NEAR, fields, groups) are evaluated like topics (bot.matching.matcher.evaluate).
+AND, NEAR, fields, {word}s, groups) are evaluated like topics (bot.matching.matcher.evaluate).
 
 Adding or removing a watch touches only that watch's anchors: the index follows the watches table
 through `sync` (changes since a version number), with no rebuild. Per-key candidate lists are cached
@@ -89,7 +89,7 @@ def _any_of(node: Node) -> tuple[tuple[str, str], ...] | None:
     terms = node.children if isinstance(node, Or) else (node,)
     out: list[tuple[str, str]] = []
     for t in terms:
-        if not isinstance(t, Term) or len(t.words) != 1 or t.field is not None:
+        if not isinstance(t, Term) or len(t.words) != 1 or t.field is not None or t.case:
             return None
         out += [(_tag(a), t.source) for a in sorted(_term_anchors(t))]
     return tuple(out)
@@ -108,7 +108,7 @@ def _all_of(node: Node) -> tuple[tuple[Word, ...], tuple[Word, ...]] | None:
     for child in node.children:
         target = excluded if isinstance(child, Not) else required
         term = child.child if isinstance(child, Not) else child
-        if not isinstance(term, Term) or len(term.words) != 1 or term.field is not None or term.prefix:
+        if not isinstance(term, Term) or len(term.words) != 1 or term.field is not None or term.prefix or term.case:
             return None
         target.append((term_keys(term)[0], term.source))
     return tuple(required), tuple(excluded)

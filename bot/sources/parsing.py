@@ -165,7 +165,7 @@ def parse_and_match(
             if screen and not _matcher.may_match(title, text):
                 parsed.matches[item.key] = []
             else:
-                idx = index_words(title, text, feed_words)
+                idx = index_words(title, text, feed_words, (item.title, item.text, feed_name))
                 found = _matcher.match_index(idx)
                 if watches is not None:
                     found += watches.match_index(idx)
