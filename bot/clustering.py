@@ -50,6 +50,7 @@ from bot.matching.lemmas import WORD_CACHE, latin_languages, lemma
 from bot.matching.normalize import fold, is_hangul, split_scripts, words
 from bot.matching.query import iter_terms, parse_query
 from bot.models import Candidate, Topic
+from bot.numbers import take_numbers
 
 if TYPE_CHECKING:
     from bot.crosslang import TopicNames
@@ -63,62 +64,18 @@ SAME_FEED_FACTOR = 0.35
 HALF_LIFE_H = 48.0
 SAME_FEED_HALF_LIFE_H = 12.0
 LANGUAGE_CHARS = 2000
-MAX_STORY_TERMS = 120  # a story keeps its most frequent terms; the rest weigh too little to matter
-PRIOR_DOCS = 50
-CANDIDATE_PRIOR = 0.5
-MIN_SHARED = 2  # one shared word besides the topic's is no evidence of one event  # a young store: rarity is judged as if this many unrelated items had been seen
-
-_SCALES = {
-    "thousand": 1e3, "mille": 1e3, "тыс": 1e3, "тысяч": 1e3, "тысячи": 1e3, "тысяча": 1e3, "тисяч": 1e3,
-    "тисячі": 1e3, "тисяча": 1e3, "천": 1e3, "만": 1e4, "million": 1e6, "millions": 1e6, "млн": 1e6,
-    "миллион": 1e6, "миллиона": 1e6, "миллионов": 1e6, "мільйон": 1e6, "мільйона": 1e6, "мільйонів": 1e6,
-    "billion": 1e9, "milliard": 1e9, "milliards": 1e9, "млрд": 1e9, "миллиард": 1e9, "миллиарда": 1e9,
-    "миллиардов": 1e9, "мільярд": 1e9, "мільярда": 1e9, "мільярдів": 1e9, "억": 1e8, "조": 1e12,
-}  # fmt: skip
-# A Korean amount names its larger unit first and the rest after it: 4만5000 = 45 000, 1조2000억 = 1.2e12.
-_KOREAN_AMOUNT = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)\s?(조|억|만)\s?(\d{1,4}|\d{1,3},\d{3})\s?(억|만|천)?(?![\d.,])")
-_NUMBER = re.compile(
-    r"(?<![\w.,])(\d{1,3}(?:[ \u00a0\u202f,.'’]\d{3})+(?!\d)|\d+(?:[.,]\d+)?)"
-    r"(?:\s?(" + "|".join(sorted(_SCALES, key=len, reverse=True)) + r")(?![^\W\d_]{3}))?",
-    re.IGNORECASE,
-)
 _WORD = re.compile(r"[^\W_]+")
 _DIGIT = re.compile(r"\d")
-
-
-def number_value(digits: str, scale: str | None) -> str:
-    """A number as one term: thousands separators removed, decimals kept, the scale word applied."""
-    if re.fullmatch(r"\d{1,3}(?:[ \u00a0\u202f,.'’]\d{3})+", digits):
-        value = float(re.sub(r"\D", "", digits))
-    else:
-        value = float(digits.replace(",", "."))
-    value *= _SCALES.get(scale.casefold(), 1.0) if scale else 1.0
-    return f"#{value:.0f}" if value >= 100 or value.is_integer() else f"#{value:g}"
-
-
-def _numbers(text: str) -> tuple[str, list[str]]:
-    """The text with its numbers taken out, and the numbers as terms."""
-    found: list[str] = []
-
-    def take(m: re.Match[str]) -> str:
-        found.append(number_value(m.group(1), m.group(2)))
-        return " "
-
-    def take_korean(m: re.Match[str]) -> str:
-        high = float(m.group(1)) * _SCALES[m.group(2)]
-        low = float(m.group(3).replace(",", "")) * (_SCALES[m.group(4)] if m.group(4) else 1.0)
-        if low >= high:  # not one amount (만 5000 would be read as 5 000 after 10 000)
-            return m.group(0)
-        found.append(f"#{high + low:.0f}")
-        return " "
-
-    return _NUMBER.sub(take, _KOREAN_AMOUNT.sub(take_korean, text)), found
+MAX_STORY_TERMS = 120  # a story keeps its most frequent terms; the rest weigh too little to matter
+PRIOR_DOCS = 50  # a young store: rarity is judged as if this many unrelated items had been seen
+CANDIDATE_PRIOR = 0.5
+MIN_SHARED = 2  # one shared word besides the topic's is no evidence of one event
 
 
 def _terms(text: str, limit: int | None = None) -> list[tuple[str, float]]:
     """Lemma terms and number terms of a text (of its first `limit` words), each with its weight."""
     text = unicodedata.normalize("NFKC", text if limit is None else _first_words(text, limit))
-    rest, numbers = _numbers(text) if _DIGIT.search(text) else (text, [])
+    rest, numbers = take_numbers(text) if _DIGIT.search(text) else (text, [])
     raw = _WORD.findall(split_scripts(rest))[:limit]
     out = [(n, 1.0) for n in numbers]
     for i, tok in enumerate(raw):
@@ -417,7 +374,7 @@ class StoryRules:
     ) -> int | None:
         """The story in another language the item reports (`bot.crosslang`), or None; never for an
         item of a personal watch, whose own names are not known here."""
-        from bot import crosslang  # it reads this module's number terms
+        from bot import crosslang  # imported when first needed: anyascii and the name rules
 
         if any(t not in self._queries for t in topics):
             return None

@@ -2,7 +2,7 @@
 
 Reports in different languages share no words, only what is written the same in any language:
 
-- numbers, normalised as `bot.clustering` does (1,500 = 1 500 = 1500; "10 тысяч" = 10 000 = 1만),
+- numbers, normalised as story terms are (`bot.numbers`: 1,500 = 1 500 = 1500; "10 тысяч" = 10 000 = 1만),
   years and numbers under MIN_NUMBER left out (every report of a month has its year, many a 2 or 3);
 - names written in Latin letters: in Korean or Cyrillic text any Latin word (IBM, KTX, H200), in
   English or French text a word written with a capital inside a sentence, in capitals or with digits;
@@ -31,10 +31,10 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
-from bot import clustering
-from bot.matching.lemmas import _analyse, lemma, text_keys
+from bot.matching.lemmas import lemma, name_reading, text_keys
 from bot.matching.normalize import fold, is_cyrillic, is_hangul, split_scripts
 from bot.matching.query import Node, Or, Term, iter_terms, parse_query
+from bot.numbers import take_numbers
 
 MIN_NUMBER = 10
 LEAD_CHARS = 600  # the anchors of an item are read from its title and the start of its lead
@@ -118,7 +118,7 @@ def _alias_of(word: str, aliases: Aliases, prefixes: tuple[tuple[str, str], ...]
 def anchors(title: str, text: str, lang: str, aliases: Aliases = {}) -> frozenset[str]:  # noqa: B006 (read only)
     """The language-independent anchors of an item: "#1500" numbers, "@name" names."""
     head = unicodedata.normalize("NFKC", f"{title}\n{text[:LEAD_CHARS]}")
-    rest, numbers = clustering._numbers(head)
+    rest, numbers = take_numbers(head)
     found = {n for n in numbers if not _YEAR.fullmatch(n) and _value(n) >= MIN_NUMBER}
     latin_text = lang in LATIN_LANGS
     prefixes = _prefix_table(tuple(sorted(aliases.items())))
@@ -168,7 +168,7 @@ def _is_cyrillic_name(word: str) -> bool:
     transliterated name: Рютте, Столтенберга) or one a dictionary knows as a name, place or
     organisation (Єрмак, Украины, НАТО); not a capitalised common noun (Офис президента). The
     analysis is the one matching uses (stored word forms first), so no dictionary is loaded for it."""
-    known, _, _, proper, _ = _analyse(word)
+    known, proper = name_reading(word)
     return len(word) >= 3 and (not known or bool(proper))
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot.clustering import _numbers, item_terms
+from bot.clustering import item_terms
 from bot.matching.matcher import Matcher
 from bot.matching.normalize import words
 from bot.models import Topic
+from bot.numbers import take_numbers
 
 
 @pytest.mark.parametrize(
@@ -25,12 +26,12 @@ from bot.models import Topic
 )
 def test_an_amount_is_one_term_however_it_is_written(spellings: list[str], term: str) -> None:
     for text in spellings:
-        assert _numbers(text)[1] == [term], text
+        assert take_numbers(text)[1] == [term], text
 
 
 def test_a_korean_unit_then_a_larger_number_is_not_one_amount() -> None:
-    assert _numbers("만 5000")[1] == ["#5000"]
-    assert _numbers("1만 20000명")[1] == ["#10000", "#20000"]
+    assert take_numbers("만 5000")[1] == ["#5000"]
+    assert take_numbers("1만 20000명")[1] == ["#10000", "#20000"]
 
 
 @pytest.mark.parametrize(

@@ -259,6 +259,13 @@ def lemma(word: str, proper: bool = False) -> str:
     return fold(min(stems, key=len)) if stems else fold(word)
 
 
+def name_reading(word: str) -> tuple[bool, str]:
+    """(whether a dictionary knows a casefolded word, the lemma of its reading as a name, place or
+    organisation or ""), from the same analysis matching uses (stored word forms first)."""
+    lemmas, _, _, name, _ = _analyse(word)
+    return bool(lemmas), name
+
+
 def latin_languages(word: str) -> tuple[str, ...]:
     """Which of the English and French dictionaries know a casefolded Latin word."""
     return _analyse(word)[4]

@@ -1,0 +1,52 @@
+"""Numbers as terms that compare across outlets and languages (pure): 1,500 = 1 500 = 1500,
+"10 тысяч" = 10 000 = 1만, 4만5000 = 45 000. Story terms (`bot.clustering`) and the anchors that join
+stories across languages (`bot.crosslang`) read numbers this way.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SCALES = {
+    "thousand": 1e3, "mille": 1e3, "тыс": 1e3, "тысяч": 1e3, "тысячи": 1e3, "тысяча": 1e3, "тисяч": 1e3,
+    "тисячі": 1e3, "тисяча": 1e3, "천": 1e3, "만": 1e4, "million": 1e6, "millions": 1e6, "млн": 1e6,
+    "миллион": 1e6, "миллиона": 1e6, "миллионов": 1e6, "мільйон": 1e6, "мільйона": 1e6, "мільйонів": 1e6,
+    "billion": 1e9, "milliard": 1e9, "milliards": 1e9, "млрд": 1e9, "миллиард": 1e9, "миллиарда": 1e9,
+    "миллиардов": 1e9, "мільярд": 1e9, "мільярда": 1e9, "мільярдів": 1e9, "억": 1e8, "조": 1e12,
+}  # fmt: skip
+# A Korean amount names its larger unit first and the rest after it: 4만5000 = 45 000, 1조2000억 = 1.2e12.
+_KOREAN_AMOUNT = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)\s?(조|억|만)\s?(\d{1,4}|\d{1,3},\d{3})\s?(억|만|천)?(?![\d.,])")
+_NUMBER = re.compile(
+    r"(?<![\w.,])(\d{1,3}(?:[ \u00a0\u202f,.'’]\d{3})+(?!\d)|\d+(?:[.,]\d+)?)"
+    r"(?:\s?(" + "|".join(sorted(_SCALES, key=len, reverse=True)) + r")(?![^\W\d_]{3}))?",
+    re.IGNORECASE,
+)
+
+
+def number_value(digits: str, scale: str | None) -> str:
+    """A number as one term: thousands separators removed, decimals kept, the scale word applied."""
+    if re.fullmatch(r"\d{1,3}(?:[ \u00a0\u202f,.'’]\d{3})+", digits):
+        value = float(re.sub(r"\D", "", digits))
+    else:
+        value = float(digits.replace(",", "."))
+    value *= _SCALES.get(scale.casefold(), 1.0) if scale else 1.0
+    return f"#{value:.0f}" if value >= 100 or value.is_integer() else f"#{value:g}"
+
+
+def take_numbers(text: str) -> tuple[str, list[str]]:
+    """The text with its numbers taken out, and the numbers as terms."""
+    found: list[str] = []
+
+    def take(m: re.Match[str]) -> str:
+        found.append(number_value(m.group(1), m.group(2)))
+        return " "
+
+    def take_korean(m: re.Match[str]) -> str:
+        high = float(m.group(1)) * _SCALES[m.group(2)]
+        low = float(m.group(3).replace(",", "")) * (_SCALES[m.group(4)] if m.group(4) else 1.0)
+        if low >= high:  # not one amount (만 5000 would be read as 5 000 after 10 000)
+            return m.group(0)
+        found.append(f"#{high + low:.0f}")
+        return " "
+
+    return _NUMBER.sub(take, _KOREAN_AMOUNT.sub(take_korean, text)), found
