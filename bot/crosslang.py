@@ -9,6 +9,9 @@ Reports in different languages share no words, only what is written the same in 
 - names in Cyrillic letters (a capitalised word that no dictionary knows, or that one calls a surname,
   place or organisation), transliterated with anyascii, and every name compared by its first letter
   and consonant classes (Зеленский, Zelensky and Зеленський are one anchor);
+- names in Hangul that transliterate a foreign name (a syllable of ㅡ with no final consonant marks
+  one: 트럼프, 젤렌스키, 이스라엘), their particles taken off, romanised with anyascii and compared
+  the same way (트럼프 = Trump);
 - names the topics' queries spell in several scripts: an OR of single words in different scripts
   (`rutte OR рютте OR 뤼터`) says they are one name, so any of them in a report is that name.
 
@@ -138,6 +141,9 @@ def anchors(title: str, text: str, lang: str, aliases: Aliases = {}) -> frozense
         pending, last_end = (name_anchor(_latin(word)) if cyrillic_name else ""), m.end(2)
         if name is not None:
             found.add(name_anchor(name))
+        elif script == "hangul":
+            if hangul := _hangul_name(word):
+                found.add(hangul)
         elif script == "latin" and len(raw) > 1 and (not latin_text or _is_latin_name(raw, m.group(1) is not None)):
             found.add(name_anchor(fold(word)))
     if pending:
@@ -170,6 +176,25 @@ def _is_cyrillic_name(word: str) -> bool:
     analysis is the one matching uses (stored word forms first), so no dictionary is loaded for it."""
     known, proper = name_reading(word)
     return len(word) >= 3 and (not known or bool(proper))
+
+
+def _is_loan_syllable(ch: str) -> bool:
+    """A syllable of the vowel ㅡ with no final consonant (스, 트, 프, 크, 르 ...): Korean writes the
+    consonant clusters and final consonants of foreign words so (트럼프 Trump, 젤렌스키 Zelensky), and
+    seldom its own words."""
+    code = ord(ch) - 0xAC00
+    return 0 <= code < 11172 and (code // 28) % 21 == 18 and code % 28 == 0
+
+
+@lru_cache(maxsize=50_000)
+def _hangul_name(word: str) -> str:
+    """The anchor of a Korean word that transliterates a foreign name (`_is_loan_syllable`), its
+    particles taken off, by its romanisation's consonants (트럼프는 -> teureompeu -> @trmp = Trump);
+    "" for other words."""
+    base = min((k for k in text_keys(word) if len(k) >= 2 and is_hangul(k)), key=len, default="")
+    if not any(_is_loan_syllable(c) for c in base):
+        return ""
+    return name_anchor(anyascii(base).casefold())
 
 
 def _is_latin_name(raw: str, sentence_start: bool) -> bool:

@@ -40,6 +40,13 @@ def test_names_match_across_scripts_but_common_words_do_not() -> None:
     assert crosslang.name_anchor("ofis") not in ru  # a capitalised common noun is no name
 
 
+def test_foreign_names_written_in_hangul_match_their_latin_spelling_and_korean_words_say_nothing() -> None:
+    ko = crosslang.anchors("", "트럼프는 젤렌스키 대통령과 이스라엘 문제를 논의했다", "ko")
+    en = crosslang.anchors("", "On Monday Trump discussed Israel with Zelensky", "en")
+    assert ko & en == {crosslang.name_anchor("trump"), crosslang.name_anchor("israel")}
+    assert len(ko) == 3  # and 젤렌스키 (Jelenseuki); not 대통령, 문제, 논의 (Korean words)
+
+
 def test_an_english_and_a_russian_report_of_one_event_share_two_anchors() -> None:
     """Rutte takes office at NATO (news.az, baranovichi24): NATO and Stoltenberg besides Rutte."""
     own = SHIPPED.own_names(REPORTS["pg-0010"].title, REPORTS["pg-0010"].lead)
