@@ -78,6 +78,9 @@ class SettingsSection(BaseModel):
         return v
 
 
+BRACED_QUERY = 'a query that starts with "{" must be quoted (query: "{Песков} OR peskov") or written as a block (query: >-)'
+
+
 class TopicSection(BaseModel):
     """One entry of `topics:`."""
 
@@ -85,6 +88,13 @@ class TopicSection(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     name: str = ""
     query: str
+
+    @field_validator("query", mode="before")
+    @classmethod
+    def _braced(cls, v: object) -> object:
+        if isinstance(v, dict):
+            raise ValueError(BRACED_QUERY)
+        return v
 
     @field_validator("query")
     @classmethod

@@ -13,6 +13,7 @@ The checks read the parser's flat event stream: no recursion, and no work beyond
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -68,12 +69,18 @@ def check_yaml(text: str, path: Path) -> None:
         raise yaml_error(e, path, text) from None
 
 
+_BRACED_QUERY = re.compile(r"\s*(?:-\s*)?query:\s*\{")
+
+
 def yaml_error(e: YAMLError, path: Path, text: str) -> ConfigError:
     """A YAML syntax error as one line: file:line: problem."""
     if isinstance(e, MarkedYAMLError):
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else 1
         what = ", ".join(str(part) for part in (e.context, e.problem) if part) or "not valid YAML"
+        lines = text.splitlines()
+        if any(_BRACED_QUERY.match(lines[n]) for n in range(max(line - 2, 0), min(line, len(lines)))):
+            what += ' (a query that starts with "{" must be quoted, or written as a block: query: >-)'
         return ConfigError(f"{path.name}:{line}: {_one_line(what)}")
     if isinstance(e, ReaderError):
         line = text.count("\n", 0, max(e.position, 0)) + 1

@@ -305,6 +305,14 @@ def test_a_settings_only_file_is_still_a_starting_point(tmp_path: Path) -> None:
         ("topics: []\n---\nfeeds: []\n", "feeds.yaml:2: expected a single document in the stream, but found another document"),
         ("feeds: [\n", "feeds.yaml:2: while parsing a flow node, did not find expected node content"),
         ("feeds: *nope\n", "feeds.yaml:1: found undefined alias 'nope'"),
+        (
+            "topics:\n  - id: t\n    query: {Песков} OR peskov\n",
+            'feeds.yaml:3: while parsing a block mapping, did not find expected key (a query that starts with "{" must be quoted',
+        ),
+        (
+            "topics:\n  - id: t\n    query: {Песков}\n",
+            'feeds.yaml:3: topics[0].query: a query that starts with "{" must be quoted',
+        ),
     ],
 )
 def test_yaml_errors_are_one_line_with_the_line(tmp_path: Path, content: str, expected: str) -> None:
