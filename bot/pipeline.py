@@ -18,11 +18,12 @@ from bot.models import FeedConfig, FetchResult, Hit, Item, ParsedFeed
 from bot.schedule_rules import next_poll_at
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
-from bot.sources.tchannel import older_page_cursor
 from storage.db import AsyncDB, utcnow
 from storage.feeds import FeedState, get_feed_state, record_error, record_not_modified
-from storage.items import PollUpdate, known_items, newest_post_number, store_parsed
-from storage.wordforms import save_word_forms
+
+# What reads and stores a changed body (storage.items, which brings the clustering rules; the channel
+# pager; the word-form store) is imported at the first changed body: a poll of unchanged feeds never
+# loads it.
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ async def _poll(ctx: PollContext, feed: FeedConfig, feed_id: int, state: FeedSta
         stored_nxt = nxt if ctx.owns_schedule else None
         await ctx.db.write(record_not_modified, feed_id, res.status, now, stored_nxt, res.etag, res.last_modified)
         return PollOutcome(feed, "not_modified" if res.not_modified else "unchanged", nxt, errors_before=state.error_count)
+    from storage.items import known_items
+
     # A changed feed mostly repeats items stored before: the workers skip matching those (a channel
     # page is read whole, its posts decide how far back to page).
     known = await ctx.db.run(known_items, feed_id) if feed.kind == "rss" and state.last_ok_at is not None else None
@@ -111,12 +114,17 @@ async def _parse(ctx: PollContext, feed: FeedConfig, res: FetchResult, known: di
     """Parse and match a body in the pool; keep the word forms the pool analysed from its dictionaries."""
     parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name, known)
     if parsed.word_forms:
+        from storage.wordforms import save_word_forms
+
         await ctx.db.write(save_word_forms, *parsed.word_forms)
     return parsed
 
 
 async def _catch_up(ctx: PollContext, feed: FeedConfig, feed_id: int, page: ParsedFeed) -> ParsedFeed:
     """Page back through a channel (?before=<id>) until the posts reach what is stored, or the bound."""
+    from bot.sources.tchannel import older_page_cursor
+    from storage.items import newest_post_number
+
     newest = await ctx.db.run(newest_post_number, feed_id)
     items, pages, matches, terms = list(page.items), 0, dict(page.matches), dict(page.terms)
     cursor = older_page_cursor(page, newest)
@@ -152,6 +160,8 @@ async def _store(
     *,
     first_read: bool,
 ) -> PollOutcome:
+    from storage.items import PollUpdate, store_parsed
+
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, 0)
     stored_nxt = nxt if ctx.owns_schedule else None

@@ -37,7 +37,16 @@ class FeedState:
 
 
 def sync_feeds(db: sqlite_utils.Database, feeds: Sequence[FeedConfig]) -> dict[str, int]:
-    """Make the feeds table follow the config; return source -> feed id. Removed feeds keep their rows."""
+    """Make the feeds table follow the config; return source -> feed id. Removed feeds keep their rows.
+
+    A table that follows the config already (every run after the first with the same feeds.yaml) is
+    read once and not written: no write transaction, no lock taken."""
+    stored = {r[0]: r[1:] for r in db.execute("SELECT source, id, kind, name, interval_s, enabled, in_config FROM feeds")}
+    wanted = {f.source: (f.kind, f.name, f.interval_s, int(f.enabled), 1) for f in feeds}
+    if sum(1 for row in stored.values() if row[5]) == len(wanted) and all(
+        (row := stored.get(source)) is not None and tuple(row[1:]) == values for source, values in wanted.items()
+    ):
+        return {source: int(stored[source][0]) for source in wanted}
     ids: dict[str, int] = {}
     with db.conn:
         db.execute("UPDATE feeds SET in_config = 0")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from typing import Any
 
 import pytest
 import sqlite_utils
@@ -33,6 +34,15 @@ async def test_writes_waiting_together_share_one_commit_and_each_gets_its_result
     adb = AsyncDB(fresh_db)
     commits: list[str] = []
     fresh_db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    loop = asyncio.get_running_loop()
+    wakeups: list[str] = []  # the database thread's calls into the loop that settle writes
+    threadsafe = loop.call_soon_threadsafe
+
+    def counted(callback: Any, *args: Any, **kwargs: Any) -> asyncio.Handle:
+        wakeups.append(getattr(callback, "__name__", ""))
+        return threadsafe(callback, *args, **kwargs)
+
+    loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
     gate = threading.Event()
     blocker = asyncio.ensure_future(adb.run(lambda db: gate.wait(5)))  # the thread is busy meanwhile
     writes = [asyncio.ensure_future(adb.write(add_story, f"s{i}")) for i in range(10)]
@@ -40,7 +50,9 @@ async def test_writes_waiting_together_share_one_commit_and_each_gets_its_result
     gate.set()
     ids = await asyncio.gather(*writes)
     await blocker
+    del loop.call_soon_threadsafe
     assert sorted(ids) == list(range(1, 11)) and len(commits) == 1
+    assert wakeups.count("_settle_all") == 1  # the ten results reach the loop in one wake-up
     assert titles(fresh_db) == [f"s{i}" for i in range(10)]
     adb.close()
 

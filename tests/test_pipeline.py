@@ -4,6 +4,7 @@ import asyncio
 import threading
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -223,6 +224,23 @@ async def test_a_word_in_braces_is_matched_as_the_feed_writes_it(fresh_db: sqlit
         parser.close()
     assert out.new_items == 2 and [(h.topic, h.matched) for h in out.hits] == [("peskov", ("{Песков}",))]
     assert [h.title for h in out.hits] == ["Вопрос переадресовали"]
+
+
+def test_syncing_a_feed_list_the_table_follows_already_writes_nothing(fresh_db: sqlite_utils.Database) -> None:
+    feeds = [
+        FeedConfig("A", "rss", "https://a.example/f", "https://a.example/f", 600),
+        FeedConfig("B", "rss", "https://b.example/f", "https://b.example/f", 600),
+    ]
+    ids = sync_feeds(fresh_db, feeds)
+    statements: list[str] = []
+    fresh_db.conn.set_trace_callback(statements.append)
+    assert sync_feeds(fresh_db, feeds) == ids
+    assert [s for s in statements if not s.startswith("SELECT")] == []  # one read, no transaction
+    assert sync_feeds(fresh_db, [replace(feeds[0], name="A2", interval_s=900), feeds[1]]) == ids  # a change is written
+    assert sync_feeds(fresh_db, feeds[1:]) == {feeds[1].source: ids[feeds[1].source]}  # and a feed leaving the list
+    fresh_db.conn.set_trace_callback(None)
+    rows = fresh_db.execute("SELECT name, interval_s, in_config FROM feeds ORDER BY id").fetchall()
+    assert rows == [("A2", 900, 0), ("B", 600, 1)]
 
 
 RULES = StoryRules([Topic("peskov", "Peskov", "peskov OR песков")])

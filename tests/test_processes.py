@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import Topic
-from bot.sources.parsing import THREAD_BACKLOG, ParserPool
+from bot.sources.parsing import ParserPool
 from storage.db import MIGRATIONS
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
@@ -137,7 +137,7 @@ def test_two_once_started_after_a_crash_print_each_pending_hit_once(server: Feed
     assert len(printed) == 600 and sorted(printed) == sorted(it["title"] for it in items)
 
 
-async def test_a_thread_first_pool_parses_in_its_owner_until_a_backlog_starts_the_workers() -> None:
+async def test_a_thread_first_pool_parses_in_its_owner_until_the_backlog_outlasts_a_worker_start() -> None:
     body = rss([{"title": "Peskov spoke", "link": "https://n.example/1", "guid": "1"}])
     topics = (Topic("peskov", "Peskov", "peskov"),)
 
@@ -150,7 +150,9 @@ async def test_a_thread_first_pool_parses_in_its_owner_until_a_backlog_starts_th
         assert pool._executor is not None
     async with ParserPool(2, topics) as pool:  # as `once` sets it after reading feeds before
         pool.thread_first = True
-        assert await parse_together(pool, THREAD_BACKLOG) == [["peskov"]] * THREAD_BACKLOG
-        assert pool._executor is None  # a short queue: parsed in the owner's thread, no worker started
-        assert await parse_together(pool, THREAD_BACKLOG + 2) == [["peskov"]] * (THREAD_BACKLOG + 2)
+        assert await parse_together(pool, 100) == [["peskov"]] * 100
+        assert pool._executor is None  # a hundred small bodies take less than a worker start: no worker
+        assert 0 < pool.thread_backlog_s(len(body)) < pool.worker_start_s  # it measured its own speed
+        pool.worker_start_s = pool.thread_backlog_s(3 * len(body))  # as if a worker started in 3 bodies' time
+        assert await parse_together(pool, 6) == [["peskov"]] * 6
         assert pool._executor is not None  # the bodies past the backlog went to the workers

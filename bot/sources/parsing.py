@@ -7,7 +7,8 @@ start-up for small setups. The pool is built for one set of topics; a new set ne
 Personal watches are matched in the same place, from the same word index of the item: each worker
 keeps its own `WatchIndex` and, before each body, catches up with the watches changed since the version
 it holds (one indexed read, empty when nothing changed), so a new or removed watch applies to the next
-poll without a new pool.
+poll without a new pool. What runs in a worker lives in bot.sources.parseworker, imported at the
+first body: a poll that parses nothing loads no parser, matcher or clustering code.
 
 Workers belong to the process that built the pool (the owner) and never outlive it: each worker
 ignores SIGINT (Ctrl-C reaches the whole process group; the owner stops the pool, a worker that took
@@ -20,30 +21,28 @@ fork server noticing first; a pidfd names that one process, so a recycled pid ca
 from __future__ import annotations
 
 import asyncio
-import logging
 import multiprocessing
 import os
-import select
-import signal
-import sqlite3
-import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from bot import clustering, crosslang
-from bot.clustering import StoryRules
-from bot.matching import lemmas
-from bot.matching.matcher import Matcher, index_words
-from bot.matching.normalize import words
-from bot.matching.watches import WatchIndex, WatchSource
 from bot.models import ParsedFeed, Topic
-from bot.stories import text_digest
 
-log = logging.getLogger(__name__)
-THREAD_BACKLOG = 4  # bodies waiting in a `thread_first` pool's thread before it starts its workers
+if TYPE_CHECKING:  # the worker side (parsers, matcher, clustering) is imported at the first body
+    from bot.clustering import StoryRules
+    from bot.matching.watches import WatchSource
+    from bot.sources.parseworker import FormSource
+
+# A `thread_first` pool starts its workers when the bodies waiting in its thread would take longer
+# to parse there than a worker takes to start (fork server, imports, compiled topics: about 0.5 s on
+# 2 cores). The thread's speed is measured on the bodies it parsed after its first (which pays for
+# the first use of the parsers and maybe a lemma dictionary's load); until then this guess (a changed
+# 33 KB feed of 50 items, 49 of them stored before: about 8 ms) stands for it.
+WORKER_START_S = 0.5
+THREAD_SECONDS_PER_BYTE = 2.5e-7
 
 
 def parse_body(kind: str, body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
@@ -55,134 +54,6 @@ def parse_body(kind: str, body: bytes, headers: dict[str, str], url: str) -> Par
     from bot.sources.rss import parse_feed
 
     return parse_feed(body, headers, url)
-
-
-class FormSource(Protocol):
-    """Where analysed word forms are kept between processes (storage.wordforms.WordForms)."""
-
-    def analysis(self, word: str, generation: str) -> str | None:
-        """The stored analysis of a word made by this generation of the rules, or None."""
-        ...
-
-
-_matcher: Matcher | None = None
-_aliases: crosslang.Aliases = {}
-_watches: WatchIndex | None = None
-_watch_source: WatchSource | None = None
-_forms: FormSource | None = None
-
-
-def _init_worker(topics: tuple[Topic, ...], watches: WatchSource | None = None, forms: FormSource | None = None) -> None:
-    """Compile the topics once per worker (and import the parsers); watches compile on first use."""
-    global _matcher, _aliases, _watches, _watch_source, _forms
-    import bot.sources.rss  # noqa: F401
-
-    _forms = forms
-    lemmas.use_store(_stored_analysis if forms is not None else None)
-    _matcher = Matcher(topics)
-    _aliases = crosslang.alias_groups(t.query for t in topics)
-    _watches, _watch_source = (WatchIndex(), watches) if watches is not None else (None, None)
-
-
-def _start_worker(
-    owner_pid: int, topics: tuple[Topic, ...], watches: WatchSource | None = None, forms: FormSource | None = None
-) -> None:
-    """Worker start: ignore Ctrl-C, exit when the owner exits, compile the topics."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_owner, args=(owner_pid,), name="owner-watch", daemon=True).start()
-    _init_worker(topics, watches, forms)
-
-
-def _stored_analysis(word: str) -> str | None:
-    """A word's analysis kept by an earlier process, or None (also when it cannot be read: analysed again)."""
-    if _forms is None:
-        return None
-    try:
-        return _forms.analysis(word, lemmas.generation())
-    except sqlite3.Error as e:
-        log.warning("stored word forms not read (analysed again): %s", e)
-        return None
-
-
-def _fresh_forms() -> tuple[str, dict[str, str]] | None:
-    fresh = lemmas.take_fresh()
-    return (lemmas.generation(), fresh) if fresh and _forms is not None else None
-
-
-def _sync_watches() -> WatchIndex | None:
-    """The worker's watches, caught up with the source; on a read error the ones held are used."""
-    if _watches is None or _watch_source is None:
-        return None
-    try:
-        for watch_id, error in _watches.sync(_watch_source):
-            log.warning("watch %d not compiled: %s", watch_id, error)
-    except sqlite3.Error as e:
-        log.warning("watches not refreshed (the ones held are used): %s", e)
-    return _watches
-
-
-def _exit_with_owner(owner_pid: int) -> None:
-    """Block until the owner process ends, then end this worker at once (its work has no one to go to)."""
-    try:
-        fd = os.pidfd_open(owner_pid)
-    except (AttributeError, OSError):  # not Linux >= 5.3, or the owner is already gone
-        parent = os.getppid()
-        while _is_running(owner_pid) and os.getppid() == parent:
-            time.sleep(0.2)
-    else:
-        select.select([fd], [], [])  # a pidfd turns readable when its process exits
-    os._exit(0)
-
-
-def _is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def parse_and_match(
-    kind: str, body: bytes, headers: dict[str, str], url: str, feed_name: str, known: Mapping[str, str] | None = None
-) -> ParsedFeed:
-    """Parse a body, match every item against the worker's topics and take its clustering terms
-    (lemmatising is CPU bound too). Items of `known` (key -> bot.stories.text_digest of the stored
-    title and text) that are stored unchanged are left out before matching: most of a changed
-    feed's items were stored by an earlier poll."""
-    parsed = parse_body(kind, body, headers, url)
-    if known:
-        parsed.items = [it for it in parsed.items if known.get(it.key) != text_digest(it.title, it.text)]
-    watches = _sync_watches()
-    feed_words = words(feed_name)
-    # Most items match nothing: when no word of an item can start a topic's match (and there are no
-    # watches to ask), it gets no word index at all.
-    screen = _matcher is not None and not watches and not _matcher.may_match(feed_words)
-    for item in parsed.items:
-        title, text = words(item.title), words(item.text)
-        if _matcher is not None and item.key not in parsed.matches:
-            if screen and not _matcher.may_match(title, text):
-                parsed.matches[item.key] = []
-            else:
-                idx = index_words(title, text, feed_words, (item.title, item.text, feed_name))
-                found = _matcher.match_index(idx)
-                if watches is not None:
-                    found += watches.match_index(idx)
-                parsed.matches[item.key] = found
-        if item.key not in parsed.terms:
-            # An item that matched nothing opens no story: its terms only count towards their rarity,
-            # so it is stored with their keys alone (each counting once) rather than their weights.
-            counts = clustering.item_terms(item.title, item.text)
-            matched = bool(parsed.matches.get(item.key))
-            terms = clustering.encode_terms(counts) if matched else " ".join(counts)
-            lang = clustering.words_language(title + text)
-            anchors = ""  # numbers and names, for an item of a topic to join its story in another language
-            if matched and lang:
-                anchors = crosslang.encode_anchors(crosslang.anchors(item.title, item.text, lang, _aliases))
-            parsed.terms[item.key] = (terms, lang, anchors)
-    parsed.word_forms = _fresh_forms()
-    return parsed
 
 
 class ParserPool:
@@ -208,9 +79,13 @@ class ParserPool:
         self.watches = watches
         self.forms = forms
         self.thread_first = False  # see `parse`
+        self.worker_start_s = WORKER_START_S
         self._executor: Executor | None = None
         self._thread: Executor | None = None
-        self._in_thread = 0
+        self._waiting_bytes = 0  # bodies given to the thread of a `thread_first` pool, not parsed yet
+        self._thread_parsed = 0  # bodies it parsed; those after the first, and the seconds they took
+        self._thread_bytes = 0
+        self._thread_seconds = 0.0
         self._rules: asyncio.Future[StoryRules] | None = None
 
     async def __aenter__(self) -> ParserPool:
@@ -222,6 +97,8 @@ class ParserPool:
     def _get_executor(self) -> Executor:
         if self._executor is None:
             if self.processes:
+                from bot.sources.parseworker import _start_worker
+
                 ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
                 self._executor = ProcessPoolExecutor(
                     self.workers,
@@ -235,16 +112,24 @@ class ParserPool:
 
     def _thread_executor(self) -> Executor:
         if self._thread is None:  # compiled in the thread, before its first task: never on the event loop
+            from bot.sources.parseworker import _init_worker
+
             self._thread = ThreadPoolExecutor(
                 1, thread_name_prefix="parser", initializer=_init_worker, initargs=(self.topics, self.watches, self.forms)
             )
         return self._thread
 
-    def _choose(self) -> Executor:
-        """The workers, or the owner's thread while the pool is `thread_first` and its queue short."""
-        if self.thread_first and self.processes and self._executor is None and self._in_thread < THREAD_BACKLOG:
+    def _choose(self, size: int = 0) -> Executor:
+        """The workers, or the owner's thread while the pool is `thread_first` and the bodies waiting
+        there (with this one of `size` bytes) take less time than starting a worker."""
+        if self.thread_first and self.processes and self._executor is None and self.thread_backlog_s(size) <= self.worker_start_s:
             return self._thread_executor()
         return self._get_executor()
+
+    def thread_backlog_s(self, more: int = 0) -> float:
+        """Seconds the owner's thread needs for the bodies waiting there and `more` bytes, at its speed so far."""
+        rate = self._thread_seconds / self._thread_bytes if self._thread_bytes else THREAD_SECONDS_PER_BYTE
+        return (self._waiting_bytes + more) * rate
 
     async def parse(
         self,
@@ -259,20 +144,33 @@ class ParserPool:
         the event loop.
 
         A `thread_first` pool (a `once` poll of feeds read before: a few changed bodies, words met
-        before) parses in a thread of its owner until THREAD_BACKLOG bodies wait there, and only then
-        starts its worker processes: starting a worker costs more than a few bodies do."""
-        executor = self._choose()
-        threaded = executor is self._thread and self.processes
-        self._in_thread += threaded
-        try:
-            loop = asyncio.get_running_loop()
+        before) parses in a thread of its owner, and starts its worker processes only when the bodies
+        waiting there would take longer than starting a worker (`WORKER_START_S`): a hundred changed
+        feeds whose items were mostly stored before are parsed sooner than a worker starts."""
+        from bot.sources.parseworker import parse_and_match
+
+        executor = self._choose(len(body))
+        loop = asyncio.get_running_loop()
+        if not (executor is self._thread and self.processes):
             return await loop.run_in_executor(executor, parse_and_match, kind, body, headers, url, feed_name, known)
+        self._waiting_bytes += len(body)
+        try:
+            parsed, seconds = await loop.run_in_executor(
+                executor, _timed, parse_and_match, kind, body, headers, url, feed_name, known
+            )
         finally:
-            self._in_thread -= threaded
+            self._waiting_bytes -= len(body)
+        self._thread_parsed += 1
+        if self._thread_parsed > 1:
+            self._thread_bytes += len(body)
+            self._thread_seconds += seconds
+        return parsed
 
     async def story_rules(self) -> StoryRules:
         """The clustering rules for the pool's topics, the lemmas of their words taken in a worker."""
         if self._rules is None:
+            from bot import clustering
+
             loop = asyncio.get_running_loop()
             self._rules = loop.create_future()
             try:
@@ -282,7 +180,7 @@ class ParserPool:
                 self._rules.exception()  # retrieved: the callers awaiting it see it
                 self._rules = None
                 raise
-            self._rules.set_result(StoryRules(self.topics, keys))
+            self._rules.set_result(clustering.StoryRules(self.topics, keys))
         return await asyncio.shield(self._rules)
 
     def close(self, cancel_pending: bool = True) -> None:
@@ -291,3 +189,10 @@ class ParserPool:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=cancel_pending)
         self._executor = self._thread = None
+
+
+def _timed(parse: Callable[..., ParsedFeed], *args: object) -> tuple[ParsedFeed, float]:
+    """A parse and the seconds it took (in the owner's thread: GIL waits included, as the pool sees them)."""
+    start = time.perf_counter()
+    parsed = parse(*args)
+    return parsed, time.perf_counter() - start
