@@ -47,7 +47,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from bot.matching.lemmas import WORD_CACHE, latin_languages, lemma
-from bot.matching.normalize import fold, is_hangul, split_scripts, words
+from bot.matching.normalize import fold, is_cyrillic, is_hangul, split_scripts, words
 from bot.matching.query import iter_terms, parse_query
 from bot.models import Candidate, Topic
 from bot.numbers import take_numbers
@@ -159,8 +159,10 @@ def merge_terms(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, flo
     return out
 
 
-def query_term_keys(queries: Iterable[str]) -> frozenset[str]:
-    """The lemmas of every term of these topic queries; a prefix* term as its prefix ending in "*"."""
+def query_term_keys(queries: Iterable[str], cyrillic: bool = True) -> frozenset[str]:
+    """The lemmas of every term of these topic queries; a prefix* term as its prefix ending in "*".
+    Without `cyrillic`, words written in Cyrillic are left out (their lemmas come from the Russian and
+    Ukrainian dictionaries, and they can only ever equal Cyrillic terms)."""
     keys: set[str] = set()
     for query in queries:
         for term in iter_terms(parse_query(query)):
@@ -169,14 +171,14 @@ def query_term_keys(queries: Iterable[str]) -> frozenset[str]:
                     keys.add(fold(w) + "*")
                     if len(w) > 2 and is_hangul(w):  # 러시아* covers the pairs 러시, 시아 of any longer word
                         keys.update(_hangul_bigrams(fold(w)))
-                else:
+                elif cyrillic or not is_cyrillic(w):
                     keys.update(_hangul_bigrams(lemma(w)))
     return frozenset(keys)
 
 
-def topic_query_keys(topics: Iterable[Topic]) -> dict[str, frozenset[str]]:
+def topic_query_keys(topics: Iterable[Topic], cyrillic: bool = True) -> dict[str, frozenset[str]]:
     """Topic id -> the lemmas of its query's terms (`query_term_keys`)."""
-    return {t.id: query_term_keys([t.query]) for t in topics}
+    return {t.id: query_term_keys([t.query], cyrillic) for t in topics}
 
 
 def _is_query_term(term: str, query_keys: frozenset[str]) -> bool:
@@ -349,19 +351,30 @@ class StoryRules:
         """`topic_keys` (topic id -> `topic_query_keys`) may come from a process that has the lemma
         dictionaries loaded already; without it they are taken here."""
         self._queries = {t.id: t.query for t in topics}
-        self._topic_keys = dict(topic_keys) if topic_keys is not None else None
-        self._keys: dict[tuple[str, ...], frozenset[str]] = {}
+        # (topic keys, per set of topics their union): replaced whole, read once per call
+        self._state: tuple[dict[str, frozenset[str]] | None, dict[tuple[str, ...], frozenset[str]]] = (
+            dict(topic_keys) if topic_keys is not None else None,
+            {},
+        )
         self._names: TopicNames | None = None  # made on first use
+
+    def use_keys(self, topic_keys: Mapping[str, frozenset[str]]) -> None:
+        """Replace the topics' query keys (safe while the database thread reads them: a read sees the
+        old keys or the new ones, never a mix)."""
+        self._state = (dict(topic_keys), {})
 
     def query_keys(self, topic_ids: Sequence[str]) -> frozenset[str]:
         """The query terms of these topics (cached per set of topics)."""
+        topic_keys, cache = self._state
         key = tuple(sorted(topic_ids))
-        if key not in self._keys:
-            if self._topic_keys is not None:
-                self._keys[key] = frozenset().union(*(self._topic_keys.get(t, frozenset()) for t in key))
+        found = cache.get(key)
+        if found is None:
+            if topic_keys is not None:
+                found = frozenset().union(*(topic_keys.get(t, frozenset()) for t in key))
             else:
-                self._keys[key] = query_term_keys(self._queries[t] for t in key if t in self._queries)
-        return self._keys[key]
+                found = query_term_keys(self._queries[t] for t in key if t in self._queries)
+            cache[key] = found
+        return found
 
     def choose(
         self, terms: Mapping[str, float], at: datetime | None, candidates: Sequence[Candidate], idf: Idf, topics: Sequence[str]

@@ -61,6 +61,7 @@ class ParsedFeed:
     matches: dict[str, list[Match]] = field(default_factory=dict)  # item key -> topics it matched
     terms: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # item key -> (clustering terms, language, anchors)
     word_forms: tuple[str, dict[str, str]] | None = None  # (generation, word -> analysis) made from the dictionaries
+    cyrillic: bool = False  # the parser has analysed a Cyrillic word by now (bot.matching.lemmas.met_cyrillic)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@ are looked up in one dict of every term's first word (plus one dict of prefixes)
 that have a candidate term are evaluated. Words are compared by key (see `lemmas`): a query word
 matches a text word when their keys meet, so inflected forms and particles are handled in one place
 for queries and texts alike.
+
+A query word written in Cyrillic is analysed (with pymorphy3's Russian and Ukrainian dictionaries,
+about 45 MB) only once a text with a Cyrillic word arrives: until then no text key can meet it (the
+keys of a word are in the script it starts with, the one that chose its dictionary), so a poll of
+feeds in other languages never loads those dictionaries.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.matching.lemmas import WORD_CACHE, query_keys, text_keys
-from bot.matching.normalize import fold, word_cases, words
+from bot.matching.normalize import fold, is_cyrillic, word_cases, words
 from bot.matching.query import And, Near, Node, Not, Or, Term, case_fits, iter_terms, parse_query
 from bot.models import Match, Topic
 
@@ -30,6 +35,7 @@ class TextIndex:
     tokens: list[str] = field(default_factory=list)
     title_end: int = 0
     feed_tokens: list[str] = field(default_factory=list)
+    cyrillic: bool = False  # a word of the title, text or feed name starts with a Cyrillic letter
     raw: tuple[str, str, str] | None = None  # title, text and feed name as written, for {word} terms
     _cases: tuple[list[str], list[str]] | None = None
 
@@ -74,6 +80,8 @@ def index_words(title: list[str], text: list[str], feed: list[str], raw: tuple[s
         for tok in part:
             pos = len(idx.tokens)
             idx.tokens.append(tok)
+            if not idx.cyrillic and is_cyrillic(tok):
+                idx.cyrillic = True
             for key in text_keys(tok):
                 idx.all[key].append(pos)
                 if is_title:
@@ -82,6 +90,7 @@ def index_words(title: list[str], text: list[str], feed: list[str], raw: tuple[s
             idx.title_end = len(idx.tokens)
             idx.tokens.extend([""] * GAP)
     idx.feed_tokens = feed
+    idx.cyrillic = idx.cyrillic or any(is_cyrillic(tok) for tok in feed)
     for i, tok in enumerate(idx.feed_tokens):
         for key in text_keys(tok):
             idx.feed[key].append(i)
@@ -103,8 +112,18 @@ def term_keys(term: Term) -> list[tuple[str, ...]]:
     return [(fold(w),) if term.prefix and i == last else query_keys(w) for i, w in enumerate(term.words)]
 
 
+@lru_cache(maxsize=100_000)
+def needs_cyrillic(term: Term) -> bool:
+    """Whether a word of the term is looked up by its Cyrillic dictionary keys (a text without a
+    Cyrillic word cannot hold the term; a prefix* word is looked up by its letters alone)."""
+    last = len(term.words) - 1
+    return any(is_cyrillic(w) for i, w in enumerate(term.words) if not (term.prefix and i == last))
+
+
 def _term_positions(term: Term, idx: TextIndex) -> list[tuple[int, int]]:
     """(start, end) word spans where the term occurs; a prefix* applies to the term's last word."""
+    if not idx.cyrillic and needs_cyrillic(term):
+        return []
     table, tokens, limit = idx.for_field(term.field)
     keys = term_keys(term)
     last = len(keys) - 1
@@ -127,6 +146,8 @@ def _term_positions(term: Term, idx: TextIndex) -> list[tuple[int, int]]:
 def _has_term(term: Term, idx: TextIndex) -> bool:
     """Whether the term occurs; a single word needs no positions (every key in a field's table has one),
     and a phrase none when one of its whole words is missing."""
+    if not idx.cyrillic and needs_cyrillic(term):
+        return False
     table = idx.for_field(term.field)[0]
     keys = term_keys(term)
     if term.case:
@@ -182,7 +203,8 @@ class CompiledTopic:
 
 
 class Matcher:
-    """All topics compiled once; `match` returns the topics an item matches."""
+    """All topics compiled once; `match` returns the topics an item matches. Terms with a Cyrillic
+    word are indexed when the first text with a Cyrillic word arrives (`cyrillic_ready`)."""
 
     def __init__(self, topics: Sequence[Topic]) -> None:
         self.topics = [CompiledTopic(t, parse_query(t.query)) for t in topics]
@@ -191,15 +213,36 @@ class Matcher:
         self._prefix_lengths: set[int] = set()
         self._cache: dict[str, frozenset[int]] = {}
         self._word_cache: dict[str, bool] = {}
+        self._waiting: list[tuple[int, Term]] = []  # terms that need the Cyrillic dictionaries
         for i, ct in enumerate(self.topics):
             for term in iter_terms(ct.ast):
-                first = term_keys(term)[0]
-                if term.prefix and len(term.words) == 1:
-                    self._by_prefix[first[0]].add(i)
-                    self._prefix_lengths.add(len(first[0]))
+                if needs_cyrillic(term):
+                    self._waiting.append((i, term))
                 else:
-                    for key in first:
-                        self._by_key[key].add(i)
+                    self._add(i, term)
+
+    def _add(self, i: int, term: Term) -> None:
+        first = term_keys(term)[0]
+        if term.prefix and len(term.words) == 1:
+            self._by_prefix[first[0]].add(i)
+            self._prefix_lengths.add(len(first[0]))
+        else:
+            for key in first:
+                self._by_key[key].add(i)
+
+    @property
+    def cyrillic_ready(self) -> bool:
+        """Whether the terms with a Cyrillic word are indexed (a Cyrillic text has arrived)."""
+        return not self._waiting
+
+    def _index_cyrillic(self) -> None:
+        """Index the terms waiting for a Cyrillic text (the cached lookups are dropped: a key may start
+        one of them now)."""
+        waiting, self._waiting = self._waiting, []
+        for i, term in waiting:
+            self._add(i, term)
+        self._cache.clear()
+        self._word_cache.clear()
 
     def may_match(self, *word_lists: list[str]) -> bool:
         """Whether any of these words could start a match of some topic (cached per word form): when
@@ -209,6 +252,8 @@ class Matcher:
             for tok in tokens:
                 hit = cache.get(tok)
                 if hit is None:
+                    if self._waiting and is_cyrillic(tok):
+                        self._index_cyrillic()
                     hit = any(self._topics_of(k) for k in text_keys(tok))
                     if len(cache) < WORD_CACHE:
                         cache[tok] = hit
@@ -218,6 +263,8 @@ class Matcher:
 
     def candidates(self, idx: TextIndex) -> set[int]:
         """Topics with at least one term whose first word (or prefix) occurs in the text."""
+        if self._waiting and idx.cyrillic:
+            self._index_cyrillic()
         found: set[int] = set()
         for table in (idx.all, idx.feed):
             for key in table:

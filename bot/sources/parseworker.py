@@ -158,4 +158,5 @@ def parse_and_match(
                 anchors = crosslang.encode_anchors(crosslang.anchors(item.title, item.text, lang, _aliases))
             parsed.terms[item.key] = (terms, lang, anchors)
     parsed.word_forms = _fresh_forms()
+    parsed.cyrillic = lemmas.met_cyrillic()
     return parsed

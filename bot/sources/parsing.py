@@ -61,9 +61,15 @@ class ParserPool:
 
     `workers` 0 means one process per core but one: the owner process fetches and stores (its event
     loop and database thread take most of a core in a large poll), and each worker holds its own copy
-    of the lemma dictionaries (about 85 MB for ru, uk, en and fr), so a worker per core would cost
+    of the lemma dictionaries (about 50 MB for ru, uk, en and fr), so a worker per core would cost
     memory for no speed. The owner never loads the dictionaries: the clustering rules get the lemmas
-    of the topics' words from a worker (`story_rules`)."""
+    of the topics' words from a worker (`story_rules`).
+
+    A pool whose store held no story when it opened (`cyrillic_at_need`, set by the owner) takes the
+    rules without the topics' Cyrillic words until a parse reports that the parsers have met a
+    Cyrillic word (ParsedFeed.cyrillic), and completes them before storing that parse: until then no
+    term the rules compare is Cyrillic, and a poll of feeds in other languages never loads the
+    Russian and Ukrainian dictionaries (bot.matching.matcher indexes the topics the same way)."""
 
     def __init__(
         self,
@@ -80,6 +86,10 @@ class ParserPool:
         self.forms = forms
         self.thread_first = False  # see `parse`
         self.worker_start_s = WORKER_START_S
+        self.cyrillic_at_need = False  # see the class docstring
+        self._cyrillic_met = False  # a parse has reported a Cyrillic word
+        self._rules_cyrillic = True  # the rules made hold the Cyrillic words' lemmas
+        self._completing: asyncio.Future[None] | None = None
         self._executor: Executor | None = None
         self._thread: Executor | None = None
         self._waiting_bytes = 0  # bodies given to the thread of a `thread_first` pool, not parsed yet
@@ -152,7 +162,9 @@ class ParserPool:
         executor = self._choose(len(body))
         loop = asyncio.get_running_loop()
         if not (executor is self._thread and self.processes):
-            return await loop.run_in_executor(executor, parse_and_match, kind, body, headers, url, feed_name, known)
+            parsed = await loop.run_in_executor(executor, parse_and_match, kind, body, headers, url, feed_name, known)
+            self._cyrillic_met = self._cyrillic_met or parsed.cyrillic
+            return parsed
         self._waiting_bytes += len(body)
         try:
             parsed, seconds = await loop.run_in_executor(
@@ -164,24 +176,42 @@ class ParserPool:
         if self._thread_parsed > 1:
             self._thread_bytes += len(body)
             self._thread_seconds += seconds
+        self._cyrillic_met = self._cyrillic_met or parsed.cyrillic
         return parsed
 
     async def story_rules(self) -> StoryRules:
-        """The clustering rules for the pool's topics, the lemmas of their words taken in a worker."""
-        if self._rules is None:
-            from bot import clustering
+        """The clustering rules for the pool's topics, the lemmas of their words taken in a worker
+        (one object for the pool: completed in place when it gains the Cyrillic words)."""
+        from bot import clustering
 
+        if self._rules is None:
             loop = asyncio.get_running_loop()
             self._rules = loop.create_future()
+            cyrillic = self._rules_cyrillic = self._cyrillic_met or not self.cyrillic_at_need
             try:
-                keys = await loop.run_in_executor(self._choose(), clustering.topic_query_keys, self.topics)
+                keys = await loop.run_in_executor(self._choose(), clustering.topic_query_keys, self.topics, cyrillic)
             except BaseException as e:
                 self._rules.set_exception(e)
                 self._rules.exception()  # retrieved: the callers awaiting it see it
                 self._rules = None
                 raise
             self._rules.set_result(clustering.StoryRules(self.topics, keys))
-        return await asyncio.shield(self._rules)
+        rules = await asyncio.shield(self._rules)
+        if self._cyrillic_met and not self._rules_cyrillic:
+            if self._completing is None:
+                self._completing = asyncio.ensure_future(self._add_cyrillic(rules))
+            await asyncio.shield(self._completing)
+        return rules
+
+    async def _add_cyrillic(self, rules: StoryRules) -> None:
+        from bot import clustering
+
+        try:
+            loop = asyncio.get_running_loop()
+            rules.use_keys(await loop.run_in_executor(self._choose(), clustering.topic_query_keys, self.topics, True))
+            self._rules_cyrillic = True
+        finally:
+            self._completing = None
 
     def close(self, cancel_pending: bool = True) -> None:
         """Stop the workers (after the queued parses, unless `cancel_pending`)."""

@@ -1,0 +1,98 @@
+"""The lemma dictionaries a poll holds: the Russian and Ukrainian ones (about 45 MB) only once a Cyrillic
+word arrives, the English and French ones through simplemma's low-memory backend (a few MB, not 45)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.matching.matcher import Matcher, index_text
+from bot.models import Topic
+from tests.conftest import ROOT
+from tests.feedserver import FeedServer, rss
+
+
+def test_cyrillic_terms_wait_for_a_cyrillic_text_and_then_match() -> None:
+    m = Matcher([Topic("peskov", "Peskov", 'peskov OR "kremlin заявил" OR (песков кремль)')])
+    assert not m.cyrillic_ready
+    assert [x.terms for x in m.match("Peskov met reporters", "")] == [("peskov",)]
+    assert not m.may_match(["kremlin", "said"]) and not m.cyrillic_ready
+    assert not m.may_match(["заявил"]) and m.cyrillic_ready
+    assert m.may_match(["kremlin"])  # "kremlin заявил" starts with a Latin word: the lookups cached before are dropped
+    assert [x.terms for x in m.match("Kremlin заявил", "")] == [('"kremlin заявил"',)]
+    assert [x.terms for x in m.match("Пескова спросили в Кремле", "")] == [("песков", "кремль")]
+    fresh = Matcher([Topic("peskov", "Peskov", "песков кремль")])  # a Cyrillic text indexes them on its own too
+    assert [x.terms for x in fresh.match_index(index_text("Песков в Кремле", ""))] == [("песков", "кремль")]
+    assert fresh.cyrillic_ready
+
+
+PROBE = """
+import asyncio, json, sys
+from pathlib import Path
+from bot.config import load_config
+from bot.matching import lemmas
+from bot.sources.parsing import ParserPool
+
+def rss_kb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4
+
+def body(title):
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title><item>'
+            f'<title>{title}</title><link>https://n.example/{len(title)}</link></item></channel></rss>').encode()
+
+async def main():
+    topics = tuple(load_config(Path(sys.argv[1])).topics)  # the shipped topics: Latin, Cyrillic and Hangul words
+    out = {}
+    before = rss_kb()
+    lemmas.lemma("troops"), lemmas.lemma("troupes")
+    out["latin_kb"] = rss_kb() - before
+    async with ParserPool(1, topics) as pool:
+        pool.cyrillic_at_need = True
+        parsed = await pool.parse("rss", body("Kremlin spokesman Peskov said"), {}, "https://n.example/f")
+        rules = await pool.story_rules()
+        out["english"] = [m.topic for ms in parsed.matches.values() for m in ms]
+        out["english_cyrillic"] = parsed.cyrillic
+        out["english_keys"] = sorted(rules.query_keys(["peskov"]))
+        out["english_pymorphy"] = "pymorphy3" in sys.modules
+        parsed = await pool.parse("rss", body("Пескова спросили в Кремле"), {}, "https://n.example/f")
+        out["russian"] = [m.topic for ms in parsed.matches.values() for m in ms]
+        out["same_rules"] = await pool.story_rules() is rules
+        out["russian_keys"] = sorted(rules.query_keys(["peskov"]))
+    async with ParserPool(1, topics) as pool:  # a store that holds stories: the rules have every word at once
+        out["complete_keys"] = sorted((await pool.story_rules()).query_keys(["peskov"]))
+    print(json.dumps(out))
+
+asyncio.run(main())
+"""
+
+
+def test_a_pool_loads_the_cyrillic_dictionaries_when_a_cyrillic_word_arrives_and_the_latin_ones_small() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, str(ROOT / "feeds.yaml")], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["latin_kb"] < 15_000, "the English and French dictionaries as simplemma's default dicts take ~45 MB"
+    assert report["english"] == ["peskov"] and not report["english_cyrillic"] and not report["english_pymorphy"]
+    assert "peskov" in report["english_keys"] and "дмитрий" not in report["english_keys"]
+    assert report["russian"] == ["peskov"] and report["same_rules"]
+    assert report["russian_keys"] == report["complete_keys"] and "дмитрий" in report["complete_keys"]
+
+
+def test_a_first_poll_of_english_feeds_loads_no_cyrillic_dictionary(tmp_path: Path, server: FeedServer) -> None:
+    url = server.set("/f", body=rss([{"title": "Kremlin spokesman Dmitry Peskov said", "link": "https://n.example/1"}]))
+    topics = (ROOT / "feeds.yaml").read_text(encoding="utf-8").split("\nfeeds:", 1)[0]
+    config = tmp_path / "feeds.yaml"
+    config.write_text(f"{topics}\nfeeds:\n  - name: N\n    url: {url}\n", encoding="utf-8")
+    probe = (
+        "import json, sys\nfrom bot.__main__ import main\ncode = main(sys.argv[1:])\n"
+        "print(json.dumps({'code': code, 'pymorphy3': 'pymorphy3' in sys.modules}))"
+    )
+    argv = ["once", "--json", "--config", str(config), "--db", str(tmp_path / "nw.db")]
+    env = {"NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    lines = out.stdout.strip().splitlines()
+    assert json.loads(lines[-1]) == {"code": 0, "pymorphy3": False}, out.stderr
+    assert [json.loads(line)["topic"] for line in lines[:-1]] == ["peskov"]
