@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from functools import lru_cache
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from bot.matching.lemmas import WORD_CACHE, latin_languages, lemma
@@ -69,6 +70,7 @@ _DIGIT = re.compile(r"\d")
 MAX_STORY_TERMS = 120  # a story keeps its most frequent terms; the rest weigh too little to matter
 PRIOR_DOCS = 50  # a young store: rarity is judged as if this many unrelated items had been seen
 CANDIDATE_PRIOR = 0.5
+BOUND_SLACK = 1 + 1e-9  # a bound is compared with this margin: rounding never passes over a tie
 MIN_SHARED = 2  # one shared word besides the topic's is no evidence of one event
 
 
@@ -254,24 +256,30 @@ def score(
 def _score(item: Mapping[str, float], own: AbstractSet[str], at: datetime | None, story: Candidate, weigh: _Weigher) -> float:
     if len(own & story.terms.keys()) < MIN_SHARED:
         return 0.0
-    s = shared_weight(item, story.terms, weigh)
+    return shared_weight(item, story.terms, weigh) * _factor(at, story)
+
+
+def _factor(at: datetime | None, story: Candidate) -> float:
+    """The time factor of a story for an item at `at`, with the same feed's factor when it applies."""
     factor = time_factor(at, story.last_at)
     if story.same_feed:
         factor *= SAME_FEED_FACTOR * time_factor(at, story.last_at, SAME_FEED_HALF_LIFE_H)
-    return s * factor
+    return factor
 
 
 def candidate_rarity(terms: Mapping[str, float], candidates: Sequence[Candidate]) -> dict[str, float]:
     """The share of its weight each term of the item keeps when it is also in n of the C candidate
     stories: 1 - n / (C + CANDIDATE_PRIOR) (terms in no candidate are left out: they keep it all).
     A single candidate leaves every term whole: there is nothing to tell it apart from."""
-    if len(candidates) < 2:
+    return _rarity([terms.keys() & story.terms.keys() for story in candidates])
+
+
+def _rarity(shared: Sequence[AbstractSet[str]]) -> dict[str, float]:
+    """`candidate_rarity` from the terms the item shares with each candidate."""
+    if len(shared) < 2:
         return {}
-    found: Counter[str] = Counter()
-    for story in candidates:
-        found.update(terms.keys() & story.terms.keys())
-    spread = len(candidates) + CANDIDATE_PRIOR
-    return {t: 1.0 - n / spread for t, n in found.items()}
+    spread = len(shared) + CANDIDATE_PRIOR
+    return {t: 1.0 - n / spread for t, n in Counter(chain.from_iterable(shared)).items()}
 
 
 def choose_story(
@@ -282,13 +290,26 @@ def choose_story(
     query_keys: frozenset[str] = frozenset(),
     threshold: float = THRESHOLD,
 ) -> int | None:
-    """The id of the best-scoring candidate at or above the threshold, or None (a new story)."""
-    weigh = _Weigher(idf, query_keys, candidate_rarity(terms, candidates))
-    own = {t for t in terms if not _is_query_term(t, query_keys)}
+    """The id of the best-scoring candidate at or above the threshold, or None (a new story).
+
+    A candidate is scored in full only when it could reach the best score so far: the shared weight
+    is at most the square root of the share of the item's weight in the terms the two share (the
+    common weight is at most that part of the item's total, and at most the story's total), so a
+    story sharing only the words every candidate has (weighed down by `candidate_rarity`) is passed
+    over at the cost of one set intersection."""
+    shared_terms = [terms.keys() & story.terms.keys() for story in candidates]
+    weigh = _Weigher(idf, query_keys, _rarity(shared_terms))
+    query = {t for t in terms if _is_query_term(t, query_keys)}
     item = {t: c * weigh(t) for t, c in terms.items()}
+    total = sum(item.values())
     best, best_score = None, threshold
-    for story in candidates:
-        s = _score(item, own, at, story, weigh)
+    for story, shared in zip(candidates, shared_terms, strict=True):
+        s = 0.0
+        if len(shared) - len(shared & query) >= MIN_SHARED:
+            factor = _factor(at, story)
+            bound = math.sqrt(sum(map(item.__getitem__, shared)) / total) * factor if total else 0.0
+            if bound * BOUND_SLACK >= best_score:
+                s = shared_weight(item, story.terms, weigh) * factor
         if s >= best_score:
             best, best_score = story.story_id, s
     return best

@@ -69,3 +69,28 @@ def test_statements_of_one_spokesman_stay_apart_and_their_rewrites_join(lang: st
         labels.setdefault(story, set()).add(story_label)
     assert all(len(told) == 1 for told in labels.values()), labels  # no two statements in one story
     assert len(labels) == len({label for told in labels.values() for label in told})  # each statement in one story
+
+
+def test_the_story_choice_scores_in_full_only_candidates_that_could_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many near-identical candidates (one formula, their own numbers), a few sharing the item's event:
+    the choice is the best score over all of them, as scoring each would find, with fewer full scores."""
+    lead = "the council met on the budget and the roads of the district this week"
+    vocab = clustering.Vocabulary()
+    stories = []
+    for i in range(60):
+        event = i % 20 == 7  # three stories of the item's event among 57 of the formula alone
+        title = f"Kremlin spokesman Peskov said: feed {i} item {i * 7}" + (" Scholz called Putin" if event else "")
+        terms = item_terms(title, lead)
+        vocab.add(terms)
+        stories.append(Candidate(i, terms, NOW - timedelta(hours=i % 30), same_feed=i % 9 == 0))
+    item = item_terms("Kremlin spokesman Peskov said: feed 99 item 5 Scholz called Putin", lead)
+    keys = query_term_keys([PESKOV.query])
+    weigh = clustering._Weigher(vocab.idf, keys, candidate_rarity(item, stories))
+    own = {t for t in item if not clustering._is_query_term(t, keys)}
+    vector = {t: c * weigh(t) for t, c in item.items()}
+    scores = [clustering._score(vector, own, NOW, s, weigh) for s in stories]
+    expected = max((s, i) for i, s in enumerate(scores) if s >= clustering.THRESHOLD)[1]
+    full = []
+    monkeypatch.setattr(clustering, "shared_weight", lambda *a: full.append(1) or shared_weight(*a))
+    assert choose_story(item, NOW, stories, vocab.idf, keys) == expected == 67 % 60
+    assert 3 <= len(full) < len(stories) / 2
