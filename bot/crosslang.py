@@ -155,10 +155,12 @@ _CLASSES = str.maketrans({**{c: k for c, k in zip("bfvcqgzxdl", "ppkkkssstr", st
 
 
 def name_anchor(latin: str) -> str:
-    """One anchor for a name in Latin letters, the same for its transliterations from Cyrillic: the
-    first letter and the consonants after it by sound class (Zelensky, Zelenskiy, Zelens'kyi -> zrnsk);
+    """One anchor for a name in Latin letters, the same for its transliterations from Cyrillic and
+    Hangul: the first letter (c and q as k) and the consonants after it by sound class (Zelensky, Zelenskiy, Zelens'kyi -> zrnsk);
     a name with fewer than two consonants after its first letter as it is written (AI, NATO)."""
     word = re.sub(r"[^a-z0-9]", "", latin)
+    if word[:1] in ("c", "q"):  # Confluent = 콘플루언트 = Конфлюент: Korean and Cyrillic write k
+        word = "k" + word[1:]
     rest = re.sub(r"(.)\1+", r"\1", word[1:].translate(_CLASSES))
     return "@" + (word[0] + rest if len(rest) >= 2 and word.isalpha() else word)
 

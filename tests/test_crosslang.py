@@ -45,6 +45,8 @@ def test_foreign_names_written_in_hangul_match_their_latin_spelling_and_korean_w
     en = crosslang.anchors("", "On Monday Trump discussed Israel with Zelensky", "en")
     assert ko & en == {crosslang.name_anchor("trump"), crosslang.name_anchor("israel")}
     assert len(ko) == 3  # and 젤렌스키 (Jelenseuki); not 대통령, 문제, 논의 (Korean words)
+    confluent = {crosslang.name_anchor("confluent")}
+    assert crosslang.anchors("", "IBM, 콘플루언트 인수", "ko") & crosslang.anchors("", "IBM buys Confluent", "en") >= confluent
 
 
 def test_an_english_and_a_russian_report_of_one_event_share_two_anchors() -> None:

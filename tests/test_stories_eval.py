@@ -99,7 +99,7 @@ def test_cross_language_evidence_is_measured_on_every_set() -> None:
     )
     assert same >= 105
     assert wrong1 > right1  # one anchor is no evidence
-    assert right2 >= 12 and wrong2 == 0  # two are precise, but rare: bot.crosslang.MIN_SHARED
+    assert right2 >= 14 and wrong2 == 0  # two are precise, but rare: bot.crosslang.MIN_SHARED
 
 
 def test_stories_join_across_languages_without_losing_precision() -> None:
@@ -121,7 +121,7 @@ def test_stories_join_across_languages_without_losing_precision() -> None:
         on.update({item: n * 100_000 + story for item, story in joined.items()})
     p, r_, f1 = storyeval.cross_language_bcubed(reports, on)
     print(f"all sets: cross-language BCubed precision {p:.3f}, recall {r_:.3f}, F1 {f1:.3f}")
-    assert p >= 0.95 and r_ >= 0.10  # precise; most events still make one story per language
+    assert p >= 0.95 and r_ >= 0.15  # precise; most events still make one story per language
 
 
 def test_the_story_sets_are_real_and_varied() -> None:
