@@ -159,8 +159,8 @@ def name_anchor(latin: str) -> str:
     Hangul: the first letter (c and q as k) and the consonants after it by sound class (Zelensky, Zelenskiy, Zelens'kyi -> zrnsk);
     a name with fewer than two consonants after its first letter as it is written (AI, NATO)."""
     word = re.sub(r"[^a-z0-9]", "", latin)
-    if word[:1] in ("c", "q"):  # Confluent = 콘플루언트 = Конфлюент: Korean and Cyrillic write k
-        word = "k" + word[1:]
+    if word[:1] in ("c", "q", "z"):  # Confluent = 콘플루언트 = Конфлюент; Zelensky = 젤렌스키 (Jelenseuki)
+        word = {"c": "k", "q": "k", "z": "j"}[word[0]] + word[1:]
     rest = re.sub(r"(.)\1+", r"\1", word[1:].translate(_CLASSES))
     return "@" + (word[0] + rest if len(rest) >= 2 and word.isalpha() else word)
 
