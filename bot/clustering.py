@@ -76,21 +76,43 @@ MIN_SHARED = 2  # one shared word besides the topic's is no evidence of one even
 
 def _terms(text: str, limit: int | None = None) -> list[tuple[str, float]]:
     """Lemma terms and number terms of a text (of its first `limit` words), each with its weight."""
+    out: dict[str, float] = {}
+    terms: list[tuple[str, float]] = []
+    _count_terms(text, 1.0, out, limit, terms)
+    return terms
+
+
+def _count_terms(
+    text: str, scale: float, counts: dict[str, float], limit: int | None = None, seen: list[tuple[str, float]] | None = None
+) -> None:
+    """Add `scale` x the weight of each term of a text (of its first `limit` words) to `counts`: its
+    numbers first, then its words in order (and list each (term, weight) in `seen`, when given)."""
     text = unicodedata.normalize("NFKC", text if limit is None else _first_words(text, limit))
     rest, numbers = take_numbers(text) if _DIGIT.search(text) else (text, [])
     raw = _WORD.findall(split_scripts(rest))[:limit]
-    out = [(n, 1.0) for n in numbers]
+    get = counts.get
+    for n in numbers:
+        counts[n] = get(n, 0.0) + scale * 1.0
+        if seen is not None:
+            seen.append((n, 1.0))
     for i, tok in enumerate(raw):
-        out.extend(_token_terms(tok, i > 0 and tok[:1].isupper()))
-    return out
+        for term, weight in _token_terms(tok, i > 0 and tok[:1].isupper()):
+            counts[term] = get(term, 0.0) + scale * weight
+            if seen is not None:
+                seen.append((term, weight))
+
+
+_FIRST_WORDS: dict[int, re.Pattern[str]] = {}
 
 
 def _first_words(text: str, limit: int) -> str:
-    """The text up to the end of its `limit`-th word: a long text is read no further than its lead."""
-    for n, m in enumerate(_WORD.finditer(text), 1):
-        if n == limit:
-            return text[: m.end()]
-    return text
+    """The text up to the end of its `limit`-th word: a long text is read no further than its lead
+    (one match of `limit` words and what precedes each, none taken back: fewer words, no match)."""
+    pattern = _FIRST_WORDS.get(limit)
+    if pattern is None:
+        pattern = _FIRST_WORDS[limit] = re.compile(rf"(?:[\W_]*+[^\W_]++){{{limit}}}")
+    m = pattern.match(text)
+    return text[: m.end()] if m else text
 
 
 @lru_cache(maxsize=WORD_CACHE)
@@ -117,11 +139,9 @@ def _hangul_bigrams(term: str) -> list[str]:
 def item_terms(title: str, text: str) -> dict[str, float]:
     """The terms that identify an item's content, with their counts (a title word counts TITLE_WEIGHT)."""
     counts: dict[str, float] = {}
-    for term, weight in _terms(title):
-        counts[term] = counts.get(term, 0.0) + TITLE_WEIGHT * weight
+    _count_terms(title, TITLE_WEIGHT, counts)
     if text.strip() != title.strip():
-        for term, weight in _terms(text, LEAD_WORDS):
-            counts[term] = counts.get(term, 0.0) + weight
+        _count_terms(text, 1.0, counts, LEAD_WORDS)
     return counts
 
 

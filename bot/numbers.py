@@ -6,6 +6,7 @@ stories across languages (`bot.crosslang`) read numbers this way.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SCALES = {
     "thousand": 1e3, "mille": 1e3, "тыс": 1e3, "тысяч": 1e3, "тысячи": 1e3, "тысяча": 1e3, "тисяч": 1e3,
@@ -23,12 +24,14 @@ _NUMBER = re.compile(
 )
 
 
+_GROUPED = re.compile(r"\d{1,3}(?:[ \u00a0\u202f,.'’]\d{3})+")
+_NOT_DIGIT = re.compile(r"\D")
+
+
+@lru_cache(maxsize=4096)
 def number_value(digits: str, scale: str | None) -> str:
     """A number as one term: thousands separators removed, decimals kept, the scale word applied."""
-    if re.fullmatch(r"\d{1,3}(?:[ \u00a0\u202f,.'’]\d{3})+", digits):
-        value = float(re.sub(r"\D", "", digits))
-    else:
-        value = float(digits.replace(",", "."))
+    value = float(_NOT_DIGIT.sub("", digits)) if _GROUPED.fullmatch(digits) else float(digits.replace(",", "."))
     value *= _SCALES.get(scale.casefold(), 1.0) if scale else 1.0
     return f"#{value:.0f}" if value >= 100 or value.is_integer() else f"#{value:g}"
 
@@ -49,4 +52,6 @@ def take_numbers(text: str) -> tuple[str, list[str]]:
         found.append(f"#{high + low:.0f}")
         return " "
 
-    return _NUMBER.sub(take, _KOREAN_AMOUNT.sub(take_korean, text)), found
+    if "조" in text or "억" in text or "만" in text:  # a Korean amount's units: most texts have none
+        text = _KOREAN_AMOUNT.sub(take_korean, text)
+    return _NUMBER.sub(take, text), found

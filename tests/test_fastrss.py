@@ -369,3 +369,29 @@ def test_atom_links_chosen_as_feedparser_chooses_them(what: str, links: str) -> 
     body = atom(f"<entry><title>T</title>{links}<updated>2024-10-21T10:00:00Z</updated></entry>")
     headers = {"content-location": URL}
     assert read_fast(body, dict(headers)) == parse_with_feedparser(body, dict(headers), URL)
+
+
+@pytest.mark.parametrize(
+    ("text", "remembered"),
+    [
+        ("Mon, 21 Oct 2024 10:00:00 GMT", True),
+        ("21 Oct 2024 10:00 +0300", True),
+        ("2024-10-21T10:00:00.5+02:00", True),
+        ("2024-10-21T10:00:00Z", True),
+        ("Mon, 21 Oct 2024", False),  # a date without a time or a zone: feedparser's rules decide
+        ("2024-10", False),  # a partial ISO date: feedparser fills the rest from the clock
+        ("21 Oct 24 10:00 EST", False),
+        ("not a date", False),
+    ],
+)
+def test_a_date_reads_as_feedparser_reads_it_and_only_a_full_one_is_remembered(text: str, remembered: bool) -> None:
+    from feedparser.datetimes import _parse_date
+
+    from bot.sources import feedrules
+    from bot.sources.feeditems import struct_to_dt
+
+    before = feedrules._full_date.cache_info()
+    assert feedrules.parse_date(text) == struct_to_dt(_parse_date(text))
+    assert feedrules.parse_date(text) == struct_to_dt(_parse_date(text))
+    after = feedrules._full_date.cache_info()
+    assert (after.hits + after.misses > before.hits + before.misses) is remembered

@@ -68,3 +68,13 @@ def test_korean_compounds_share_syllable_pairs_that_weigh_one_word() -> None:
     assert "내란재판부" not in one
     assert sum(w * w for t, w in one.items() if t in {"내란", "란재", "재판", "판부"}) == pytest.approx(9.0)  # one title word
     assert item_terms("북한 도발", "") == {"북한": 3.0, "도발": 3.0}  # two syllables: the word itself
+
+
+def test_a_lead_counts_its_first_words_only_and_a_title_word_three_times() -> None:
+    lead = " — ".join(f"w{n}ord" for n in range(45)) + " 1,500 troops"
+    terms = item_terms("Word zero", lead)
+    assert terms["word"] == 3 and terms["zero"] == 3
+    assert [t for t in terms if t.startswith("w")] == ["word", *(f"w{n}ord" for n in range(40))]
+    assert "#1500" not in terms and "troop" not in terms  # past the 40th word
+    short = item_terms("Title", "w1ord, 1,500 troops.")
+    assert list(short.items()) == [("title", 3.0), ("#1500", 1.0), ("w1ord", 1.0), ("troop", 1.0)]  # numbers, then words

@@ -261,8 +261,27 @@ def _read_title(f: Fields, el: Any) -> None:
 
 def _read_date(f: Fields, published: str | None, updated: str | None) -> None:
     """feedparser's choice: the published date where it parses, else the updated one (parsed as it does)."""
-    when = struct_to_dt(_parse_date(published)) if published else None
-    f.date_raw, f.date = (published, when) if when else (updated, struct_to_dt(_parse_date(updated)) if updated else None)
+    when = parse_date(published) if published else None
+    f.date_raw, f.date = (published, when) if when else (updated, parse_date(updated) if updated else None)
+
+
+# A date written in full (RFC 822 with a year and a zone, W3DTF with a time and a zone) reads the same
+# whenever it is read; feedparser fills a partial one from the clock, so only full ones are remembered.
+_FULL_DATE = re.compile(
+    r"(?:[A-Za-z]{3}, )?\d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}(?::\d{2})? (?:GMT|UTC|UT|[+-]\d{4})"
+    r"|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})"
+)
+
+
+def parse_date(text: str) -> datetime | None:
+    """A date as feedparser parses it (in UTC), remembered when written in full: a feed's items and the
+    feeds of one outlet repeat their dates."""
+    return _full_date(text) if _FULL_DATE.fullmatch(text) else struct_to_dt(_parse_date(text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _full_date(text: str) -> datetime | None:
+    return struct_to_dt(_parse_date(text))
 
 
 def is_alternate(link: Any) -> bool:
