@@ -62,6 +62,10 @@ class ParsedFeed:
     terms: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # item key -> (clustering terms, language, anchors)
     word_forms: tuple[str, dict[str, str]] | None = None  # (generation, word -> analysis) made from the dictionaries
     cyrillic: bool = False  # the parser has analysed a Cyrillic word by now (bot.matching.lemmas.met_cyrillic)
+    # Digests of every item element of the body (the fast path's; None for other readings), and how many
+    # of them were left unread as elements of the body stored before (bot.sources.fastrss).
+    element_digests: list[str] | None = field(default=None, compare=False)
+    skipped: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)

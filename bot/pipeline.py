@@ -99,8 +99,9 @@ async def _poll(ctx: PollContext, feed: FeedConfig, feed_id: int, state: FeedSta
     # A changed feed mostly repeats items stored before: the workers skip matching those (a channel
     # page is read whole, its posts decide how far back to page).
     known = await ctx.db.run(known_items, feed_id) if feed.kind == "rss" and state.last_ok_at is not None else None
+    seen = frozenset(state.item_digests.split()) if known is not None and state.item_digests else frozenset()
     try:
-        parsed = await _parse(ctx, feed, res, known)
+        parsed = await _parse(ctx, feed, res, known, seen)
     except ParseError as e:
         return await _record_failure(ctx, feed, feed_id, state.error_count, str(e), res.status, None)
     if feed.kind == "telegram":
@@ -110,9 +111,11 @@ async def _poll(ctx: PollContext, feed: FeedConfig, feed_id: int, state: FeedSta
     return outcome
 
 
-async def _parse(ctx: PollContext, feed: FeedConfig, res: FetchResult, known: dict[str, str] | None = None) -> ParsedFeed:
+async def _parse(
+    ctx: PollContext, feed: FeedConfig, res: FetchResult, known: dict[str, str] | None = None, seen: frozenset[str] = frozenset()
+) -> ParsedFeed:
     """Parse and match a body in the pool; keep the word forms the pool analysed from its dictionaries."""
-    parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name, known)
+    parsed = await ctx.parser.parse(feed.kind, res.body, res.headers, res.url, feed.name, known, seen)
     if parsed.word_forms:
         from storage.wordforms import save_word_forms
 
@@ -165,7 +168,8 @@ async def _store(
     now = ctx.clock()
     nxt = next_poll_at(now, feed.interval_s, 0)
     stored_nxt = nxt if ctx.owns_schedule else None
-    update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, stored_nxt, res.permanent_url, parsed.error)
+    digests = " ".join(parsed.element_digests) if parsed.element_digests is not None else None
+    update = PollUpdate(res.status, res.etag, res.last_modified, body_hash, stored_nxt, res.permanent_url, parsed.error, digests)
     # max_age is for a feed's backlog: what the first successful read of a feed finds was there before
     # anyone watched. An item first seen on a later read is news, whatever date the feed gives it.
     send_since = now - timedelta(seconds=ctx.max_age_s) if ctx.max_age_s and first_read else None

@@ -34,6 +34,7 @@ class FeedState:
     last_error: str | None = None
     note: str | None = None
     last_status: int | None = None
+    item_digests: str | None = None  # of the item elements of the body last stored (bot.sources.fastrss)
 
 
 def sync_feeds(db: sqlite_utils.Database, feeds: Sequence[FeedConfig]) -> dict[str, int]:
@@ -96,6 +97,7 @@ def _state(r: dict[str, Any]) -> FeedState:
         last_error=r["last_error"],
         note=r["note"],
         last_status=r["last_status"],
+        item_digests=r["item_digests"],
     )
 
 

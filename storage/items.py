@@ -44,6 +44,7 @@ class PollUpdate:
     next_poll_at: datetime | None  # None: the poll's process does not own the schedule; the next poll stays
     url: str | None = None  # new URL after a permanent redirect
     note: str | None = None  # a parse problem that still let items through
+    item_digests: str | None = None  # of the body's item elements (bot.sources.fastrss), None when not read so
 
 
 KNOWN_ITEMS = 500  # a feed's newest stored items whose parsing a changed body can skip
@@ -320,6 +321,7 @@ def _store_update(db: sqlite_utils.Database, feed_id: int, u: PollUpdate, now: s
         "failing_since": None,
         "last_error": None,
         "note": u.note,
+        "item_digests": u.item_digests,
     }
     if u.next_poll_at is not None:
         values["next_poll_at"] = iso(u.next_poll_at)

@@ -244,4 +244,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE stories ADD COLUMN anchors TEXT;
     """,
+    # 13: digests of the item elements of the body last stored (read by the fast path), so that the
+    # elements a changed body repeats are not read again (bot.sources.fastrss)
+    """
+    ALTER TABLE feeds ADD COLUMN item_digests TEXT;
+    """,
 ]

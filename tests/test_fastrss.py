@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import itertools
 import random
+from urllib.parse import urljoin
 
 import pytest
 
 from bot.errors import ParseError
 from bot.models import ParsedFeed
-from bot.sources.fastrss import Refused, read_fast
+from bot.sources.fastrss import Refused, read_fast, resolved
 from bot.sources.rss import is_json_feed, parse_feed, parse_with_feedparser
 from tests.conftest import CORPUS
 
@@ -395,3 +396,50 @@ def test_a_date_reads_as_feedparser_reads_it_and_only_a_full_one_is_remembered(t
     assert feedrules.parse_date(text) == struct_to_dt(_parse_date(text))
     after = feedrules._full_date.cache_info()
     assert (after.hits + after.misses > before.hits + before.misses) is remembered
+
+
+def test_a_changed_body_reads_only_the_item_elements_the_body_before_lacked() -> None:
+    skipping = 0
+    for name in _corpus_feeds():
+        body = (CORPUS / name).read_bytes()
+        headers = {"content-location": URL}
+        if is_json_feed(body) or not _is_fast(body, {}):
+            continue
+        full = read_fast(body, headers)
+        assert full.element_digests is not None and full.skipped == 0
+        before = set(full.element_digests[1:])  # the body stored before had every item but the first
+        again = read_fast(body, headers, before)
+        assert again.element_digests == full.element_digests, name
+        if again.skipped:  # the other items were read before: only the first element is read now
+            skipping += 1
+            assert again.skipped == len(full.element_digests) - 1, name
+            assert len(again.items) <= 1 and all(it in full.items for it in again.items), name
+        else:  # two items share a link, guid or id: each one's key depends on the others, all are read
+            assert again.items == full.items, name
+    assert skipping >= 10 or not _corpus_feeds()
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "<item><title>B</title><link>https://n.example/a</link></item>",  # the same link as the first
+        "<item><title>B</title><guid>https://n.example/a</guid></item>",  # a guid naming the first's link
+        "<item><title>B</title><link>/a</link></item>",  # the same link once resolved
+    ],
+)
+def test_items_sharing_a_link_are_all_read_again(second: str) -> None:
+    first = "<item><title>A</title><link>https://n.example/a</link></item>"
+    body = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>{first}{second}</channel></rss>'
+    headers = {"content-location": "https://n.example/feed"}
+    full = read_fast(body.encode(), headers)
+    assert full.element_digests is not None
+    again = read_fast(body.encode(), headers, set(full.element_digests))
+    assert again.skipped == 0 and again.items == full.items
+
+
+@pytest.mark.parametrize("base", ["https://x.example/news/rss", "http://x.example/dir/feed.xml?x=1#f", "http://x.example", ""])
+@pytest.mark.parametrize(
+    "value", ["item-42", "a;b=c&d", "x%20y", "é", "..", "a/b", "/a", "?q", "#f", "a:b", "//h/x", "a b", "https://z/y"]
+)
+def test_a_link_or_guid_is_resolved_as_urljoin_resolves_it(base: str, value: str) -> None:
+    assert resolved(value, base, urljoin(base, ".") if base else "") == urljoin(base, value)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Set
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -24,11 +24,12 @@ TOPICS = [Topic("peskov", "Peskov", "peskov OR песков*"), Topic("rutte", "
 
 
 class CountingParser(ParserPool):
-    """The real parser, counting how many bodies it parsed."""
+    """The real parser, counting how many bodies it parsed and keeping the last reading."""
 
     def __init__(self) -> None:
         super().__init__(workers=1, topics=tuple(TOPICS))
         self.calls = 0
+        self.last: ParsedFeed | None = None
 
     async def parse(
         self,
@@ -38,9 +39,11 @@ class CountingParser(ParserPool):
         url: str,
         feed_name: str = "",
         known: Mapping[str, str] | None = None,
+        seen: Set[str] = frozenset(),
     ) -> ParsedFeed:
         self.calls += 1
-        return await super().parse(kind, body, headers, url, feed_name, known)
+        self.last = await super().parse(kind, body, headers, url, feed_name, known, seen)
+        return self.last
 
 
 @pytest.fixture
@@ -203,6 +206,33 @@ async def test_hits_report_matched_terms(ctx: PollContext, server: FeedServer) -
     feed, fid = await add_feed(ctx, url)
     out = await poll_feed(ctx, feed, fid)
     assert [(h.topic, h.matched) for h in out.hits] == [("peskov", ("песков*",))]
+
+
+async def test_a_changed_feed_reads_again_only_the_item_elements_it_did_not_have(
+    ctx: PollContext, fresh_db: sqlite_utils.Database, server: FeedServer
+) -> None:
+    rss_type = {"Content-Type": "application/rss+xml"}  # read by the fast path (bot.sources.fastrss)
+    old = [item(n, "Kremlin budget", description="first text") for n in range(3)]
+    url = server.set("/f", body=rss(old), headers=rss_type)
+    feed, fid = await add_feed(ctx, url)
+    assert (await poll_feed(ctx, feed, fid)).new_items == 3
+    # The item stored from the first element is edited here: a second reading of that element would
+    # restore the feed's title, so a title left as edited shows the element was not read again.
+    fresh_db.execute("UPDATE items SET title = 'edited here' WHERE title = 'Kremlin budget 0'")
+    edited = {**old[2], "description": "second text"}
+    server.set("/f", body=rss([item(9), old[0], old[1], edited]), headers=rss_type)
+    out = await poll_feed(ctx, feed, fid)
+    parsed = ctx.parser.last  # type: ignore[attr-defined]
+    assert parsed.skipped == 2 and [it.title for it in parsed.items] == ["Peskov speaks 9", "Kremlin budget 2"]
+    assert out.new_items == 1 and [h.title for h in out.hits] == ["Peskov speaks 9"]
+    rows = fresh_db.execute("SELECT title, text FROM items ORDER BY url").fetchall()
+    assert rows == [
+        ("edited here", "first text"),
+        ("Kremlin budget 1", "first text"),
+        ("Kremlin budget 2", "second text"),  # an edited element is read again
+        ("Peskov speaks 9", ""),
+    ]
+    assert len((await ctx.db.run(get_feed_state, fid)).item_digests.split()) == 4  # type: ignore[union-attr]
 
 
 async def test_a_word_in_braces_is_matched_as_the_feed_writes_it(fresh_db: sqlite_utils.Database, server: FeedServer) -> None:

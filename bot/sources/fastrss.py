@@ -14,13 +14,20 @@ each item. A body is refused (parse_fast gives None and rss.parse_feed reads it 
 - an item repeats a field, or carries an element feedparser reads into its title, key, link, author or
   date other than the ones these rules follow (media:title, itunes:author, dcterms dates, an alternate
   atom:link in RSS, an Atom author with an email, a <source>...).
+
+A changed feed mostly repeats the items of the body read before, element for element. Each item element
+gets a digest (of its XML and the base URL its links resolve against), stored with the feed; a body's
+elements whose digest the stored body had are not read again (no fields, no HTML stripping): they give
+the items stored then. Unless two items of the body share a link, guid or id: then items keyed by their
+link are told apart by each other's titles (feeditems.tell_apart_shared_keys), and every element is read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from typing import Any
 from urllib.parse import urljoin
 
@@ -35,22 +42,25 @@ __all__ = ["Refused", "parse_fast", "read_fast"]
 _DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\"';\s]+)")
 _SPACE = re.compile(r"\s+")
+_NOT_PLAIN = re.compile(r"[/.:?#\\\s]")  # a value with none of these is one path segment, joined as is
 _UTF8 = {"utf-8", "utf8"}
 # feedparser keeps a channel's content flag into its first item.
 _CHANNEL_CONTENT = ("{http://purl.org/rss/1.0/modules/content/}encoded", "content", f"{{{ATOM_NS}}}content")
 _local = threading.local()
 
 
-def parse_fast(body: bytes, headers: dict[str, str]) -> ParsedFeed | None:
-    """The feed as feedparser would read it, or None where feedparser must read it (headers lower-cased)."""
+def parse_fast(body: bytes, headers: dict[str, str], seen: Set[str] = frozenset()) -> ParsedFeed | None:
+    """The feed as feedparser would read it, or None where feedparser must read it (headers lower-cased);
+    item elements whose digest is in `seen` (the body stored before) are left unread."""
     try:
-        return read_fast(body, headers)
+        return read_fast(body, headers, seen)
     except Refused:
         return None
 
 
-def read_fast(body: bytes, headers: dict[str, str]) -> ParsedFeed:
-    """The feed read exactly as feedparser reads it; raise Refused where that cannot be promised."""
+def read_fast(body: bytes, headers: dict[str, str], seen: Set[str] = frozenset()) -> ParsedFeed:
+    """The feed read exactly as feedparser reads it, but for the item elements whose digest is in `seen`;
+    raise Refused where that cannot be promised."""
     _check_bytes(body, headers)
     try:
         root = etree.fromstring(body, _parser())
@@ -73,10 +83,47 @@ def read_fast(body: bytes, headers: dict[str, str]) -> ParsedFeed:
     if len(titles) > 1 or any(len(t) for t in titles):
         raise Refused("the feed's title repeats or holds markup")
     base = headers.get("content-location", "")
-    parsed = [_to_item(read(el, base), base) for el in items]
+    digests = [element_digest(el, base) for el in items]
+    if seen and not _identities_repeat(items, base):
+        unread = [el for el, digest in zip(items, digests, strict=True) if digest not in seen]
+    else:
+        unread = items
+    parsed = [_to_item(read(el, base), base) for el in unread]
     found, shared = tell_apart_shared_keys([it for it in parsed if it is not None])
     title = as_feedparser((titles[0].text or "").strip()) if titles else None
-    return ParsedFeed(found, title, shared)
+    return ParsedFeed(found, title, shared, element_digests=digests, skipped=len(items) - len(unread))
+
+
+def element_digest(el: Any, base: str) -> str:
+    """What identifies an item element's reading: its XML and the base URL (64 bits, per feed)."""
+    return hashlib.blake2b(base.encode() + b"\0" + etree.tostring(el, with_tail=False), digest_size=8).hexdigest()
+
+
+def _identities_repeat(items: list[Any], base: str) -> bool:
+    """True when two item elements share a link, guid or id (as resolved against `base`)."""
+    met: set[str] = set()
+    folder = urljoin(base, ".") if base else ""
+    for el in items:
+        own: set[str] = set()
+        for child in el:
+            if isinstance(child.tag, str) and child.tag.rpartition("}")[2] in ("link", "guid", "id"):
+                for value in (child.text, child.get("href")):
+                    if value and (value := value.strip()):
+                        own.add(resolved(value, base, folder))
+        if not met.isdisjoint(own):
+            return True
+        met |= own
+    return False
+
+
+def resolved(value: str, base: str, folder: str) -> str:
+    """urljoin(base, value), `folder` being urljoin(base, "."): a plain word (a guid such as "item-42")
+    is joined to the folder directly, without urljoin's parsing."""
+    if value.startswith(("http://", "https://")):
+        return value
+    if base and not _NOT_PLAIN.search(value):
+        return folder + value
+    return urljoin(base, value)
 
 
 def _check_bytes(body: bytes, headers: dict[str, str]) -> None:

@@ -18,7 +18,7 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from typing import Protocol
 
 from bot import clustering, crosslang
@@ -121,13 +121,20 @@ def _is_running(pid: int) -> bool:
 
 
 def parse_and_match(
-    kind: str, body: bytes, headers: dict[str, str], url: str, feed_name: str, known: Mapping[str, str] | None = None
+    kind: str,
+    body: bytes,
+    headers: dict[str, str],
+    url: str,
+    feed_name: str,
+    known: Mapping[str, str] | None = None,
+    seen: Set[str] = frozenset(),
 ) -> ParsedFeed:
     """Parse a body, match every item against the worker's topics and take its clustering terms
     (lemmatising is CPU bound too). Items of `known` (key -> bot.stories.text_digest of the stored
     title and text) that are stored unchanged are left out before matching: most of a changed
-    feed's items were stored by an earlier poll."""
-    parsed = parse_body(kind, body, headers, url)
+    feed's items were stored by an earlier poll; the item elements whose digest is in `seen` (those of
+    the body stored before) are not even read."""
+    parsed = parse_body(kind, body, headers, url, seen)
     if known:
         parsed.items = [it for it in parsed.items if known.get(it.key) != text_digest(it.title, it.text)]
     watches = _sync_watches()

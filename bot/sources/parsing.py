@@ -24,7 +24,7 @@ import asyncio
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -45,15 +45,16 @@ WORKER_START_S = 0.5
 THREAD_SECONDS_PER_BYTE = 2.5e-7
 
 
-def parse_body(kind: str, body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
-    """Parse a fetched body with the parser for `kind` ("rss" or "telegram")."""
+def parse_body(kind: str, body: bytes, headers: dict[str, str], url: str, seen: Set[str] = frozenset()) -> ParsedFeed:
+    """Parse a fetched body with the parser for `kind` ("rss" or "telegram"); an RSS or Atom body's item
+    elements whose digest is in `seen` are left unread (bot.sources.fastrss)."""
     if kind == "telegram":
         from bot.sources.tchannel import parse_channel_page
 
         return parse_channel_page(body, url)
     from bot.sources.rss import parse_feed
 
-    return parse_feed(body, headers, url)
+    return parse_feed(body, headers, url, seen)
 
 
 class ParserPool:
@@ -149,6 +150,7 @@ class ParserPool:
         url: str,
         feed_name: str = "",
         known: Mapping[str, str] | None = None,
+        seen: Set[str] = frozenset(),
     ) -> ParsedFeed:
         """Parse one body and match its items (those not stored unchanged in `known`), without blocking
         the event loop.
@@ -162,13 +164,13 @@ class ParserPool:
         executor = self._choose(len(body))
         loop = asyncio.get_running_loop()
         if not (executor is self._thread and self.processes):
-            parsed = await loop.run_in_executor(executor, parse_and_match, kind, body, headers, url, feed_name, known)
+            parsed = await loop.run_in_executor(executor, parse_and_match, kind, body, headers, url, feed_name, known, seen)
             self._cyrillic_met = self._cyrillic_met or parsed.cyrillic
             return parsed
         self._waiting_bytes += len(body)
         try:
             parsed, seconds = await loop.run_in_executor(
-                executor, _timed, parse_and_match, kind, body, headers, url, feed_name, known
+                executor, _timed, parse_and_match, kind, body, headers, url, feed_name, known, seen
             )
         finally:
             self._waiting_bytes -= len(body)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Set
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -45,14 +46,15 @@ def is_json_feed(body: bytes, content_type: str = "") -> bool:
     return head.startswith(b"{") and (b"jsonfeed.org" in head or "json" in content_type)
 
 
-def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str = "") -> ParsedFeed:
-    """Parse a feed body into items; raise ParseError when nothing can be read."""
+def parse_feed(body: bytes, headers: dict[str, str] | None = None, url: str = "", seen: Set[str] = frozenset()) -> ParsedFeed:
+    """Parse a feed body into items; raise ParseError when nothing can be read. The fast path leaves
+    unread the item elements whose digest is in `seen` (those of the body stored before)."""
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     if is_json_feed(body, headers.get("content-type", "")):
         return parse_json_feed(body, url)
     if url:
         headers.setdefault("content-location", url)
-    return parse_fast(body, headers) or parse_with_feedparser(body, headers, url)
+    return parse_fast(body, headers, seen) or parse_with_feedparser(body, headers, url)
 
 
 def parse_with_feedparser(body: bytes, headers: dict[str, str], url: str = "") -> ParsedFeed:
