@@ -170,7 +170,9 @@ def _decoded(text: str) -> Mapping[str, float]:
 
 def term_keys(text: str | None) -> list[str]:
     """The distinct terms of stored terms (`encode_terms`), without their counts."""
-    return [pair.rpartition(":")[0] or pair for pair in (text or "").split()]
+    if not text or ":" not in text:  # bare terms (an item that matched nothing): no counts to strip
+        return (text or "").split()
+    return [pair.rpartition(":")[0] or pair for pair in text.split()]
 
 
 def merge_terms(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:

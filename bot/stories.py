@@ -90,6 +90,9 @@ def story_url(url: str | None) -> str | None:
     canonical = canonical_url(url)
     if canonical is None:
         return None
+    host, _, rest = canonical.removeprefix("https://").partition("/")
+    if "t.me" not in host and "telegram.me" not in host:  # read from the canonical form, split once already
+        return canonical if rest else None  # a path beyond "/" or a query
     parts = urlsplit(canonical)
     if parts.hostname in ("t.me", "telegram.me"):  # a post: t.me/<channel>/<n>, t.me/s/<channel>/<n>?single
         path = parts.path.removeprefix("/s/").strip("/")

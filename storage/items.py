@@ -17,18 +17,20 @@ from datetime import datetime
 import sqlite_utils
 
 from bot.models import Hit, Item, Match, watch_id_of
-from bot.stories import canonical_url, story_url, text_digest
+from bot.stories import text_digest
 from storage.db import chunks, from_iso, iso
 from storage.feeds import update_feed
 from storage.outbox import enqueue_story
 from storage.stories import (
     Clusterer,
     DocumentFrequencies,
+    StoryFinder,
     attach_item,
     create_story,
-    linked_story,
+    find_story,
     recent_across,
     recent_candidates,
+    stored_url,
 )
 from storage.watches import record_watch_hit
 
@@ -122,20 +124,6 @@ class NewItem:
     changed: bool = False  # stored before; its title or text is new
 
 
-def _find_story(db: sqlite_utils.Database, item: Item) -> int | None:
-    """The story of a stored copy of the item (same article URL), or of the post it forwards or links."""
-    canonical = None if item.extra.get("shared_key") else story_url(item.url)  # a link many items share names none
-    if canonical is not None:
-        row = db.execute(
-            "SELECT story_id FROM items WHERE canonical_url = ? AND story_id IS NOT NULL LIMIT 1", [canonical]
-        ).fetchone()
-        if row:
-            return int(row[0])
-    links = [item.extra.get("forwarded_from_url"), *(item.extra.get("links") or [])]  # type: ignore[misc]
-    urls = [u for u in (story_url(str(x)) for x in links if x) if u and u != canonical]
-    return linked_story(db, urls) if urls else None
-
-
 def _cluster(
     db: sqlite_utils.Database, clusterer: Clusterer, df: DocumentFrequencies, feed_id: int, entry: NewItem, now: datetime
 ) -> int | None:
@@ -154,29 +142,27 @@ def _cluster(
     return chosen
 
 
-def _canonical(item: Item) -> str | None:
-    """The item's canonical URL, unless its feed gives that link to other items too."""
-    return None if item.extra.get("shared_key") else canonical_url(item.url)
+_INSERT_ITEM = (
+    "INSERT OR IGNORE INTO items (feed_id, key, url, canonical_url, title, text, published_at, fetched_at, story_id, extra)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _item_row(feed_id: int, item: Item, story_id: int | None, now: str) -> tuple[object, ...]:
+    extra = json.dumps(item.extra, ensure_ascii=False, default=str) if item.extra else None
+    return (feed_id, item.key, item.url, stored_url(item), item.title, item.text, iso(item.published_at), now, story_id, extra)
 
 
 def _insert_item(db: sqlite_utils.Database, feed_id: int, item: Item, story_id: int | None, now: str) -> int | None:
-    cur = db.execute(
-        "INSERT OR IGNORE INTO items (feed_id, key, url, canonical_url, title, text, published_at, fetched_at, story_id, extra)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            feed_id,
-            item.key,
-            item.url,
-            _canonical(item),
-            item.title,
-            item.text,
-            iso(item.published_at),
-            now,
-            story_id,
-            json.dumps(item.extra, ensure_ascii=False, default=str) if item.extra else None,
-        ],
-    )
+    cur = db.conn.execute(_INSERT_ITEM, _item_row(feed_id, item, story_id, now))
     return int(cur.lastrowid or 0) if cur.rowcount else None
+
+
+def _insert_plain(db: sqlite_utils.Database, rows: list[tuple[object, ...]]) -> None:
+    """Write items that matched nothing and report no stored story, in one statement (and empty `rows`)."""
+    if rows:
+        db.conn.executemany(_INSERT_ITEM, rows)
+        rows.clear()
 
 
 def _store_entry(
@@ -186,17 +172,18 @@ def _store_entry(
     now: datetime,
     clusterer: Clusterer | None,
     df: DocumentFrequencies | None,
+    story_id: int | None,
 ) -> tuple[int, int | None] | None:
-    """Write one new item into its story; (item id, story id), or None when another process stored it
-    first. An item that matched nothing and reports no stored story opens none (story id None)."""
+    """Write one new item into its story (`story_id`: a stored copy's, found before); (item id, story
+    id), or None when another process stored it first. An item that matched nothing and reports no
+    stored story opens none (story id None)."""
     now_s = iso(now) or ""
     item = entry.item
-    story_id = _find_story(db, item)
     if story_id is None and clusterer is not None and df is not None and entry.matches:
         story_id = _cluster(db, clusterer, df, feed_id, entry, now)
     created = story_id is None and bool(entry.matches)
     if created:
-        story_id = create_story(db, item, _canonical(item), now_s, entry.terms, entry.lang, entry.anchors)
+        story_id = create_story(db, item, stored_url(item), now_s, entry.terms, entry.lang, entry.anchors)
     item_id = _insert_item(db, feed_id, item, story_id, now_s)
     if item_id is None:
         if created:
@@ -226,11 +213,11 @@ def _restore_changed(
     if not entry.matches:
         return item_id, story_id
     if story_id is None:  # it matched nothing before: its story is found (a stored copy's first) or opened now
-        better = _find_story(db, item)
+        better = find_story(db, item)
         if better is None and clusterer is not None and df is not None:
             better = _cluster(db, clusterer, df, feed_id, entry, now)
         if better is None:
-            better = create_story(db, item, _canonical(item), iso(now) or "", entry.terms, entry.lang, entry.anchors)
+            better = create_story(db, item, stored_url(item), iso(now) or "", entry.terms, entry.lang, entry.anchors)
         else:
             terms = clusterer.decode(entry.terms) if clusterer else {}
             attach_item(db, terms, better, feed_id, item_id, iso(now) or "", clusterer, entry.anchors)
@@ -278,10 +265,26 @@ def save_poll(
     hits: list[Hit] = []
     with db.conn:
         df = DocumentFrequencies(db) if clusterer is not None else None
+        # The stories of stored copies are read for the whole poll at once, unless a changed item may
+        # join a story on the way (then each new item asks when its turn comes).
+        changes = any(e.changed for e in entries)
+        finder = StoryFinder(db, None if changes else [e.item for e in entries])
+        plain: list[tuple[object, ...]] = []  # items of no story, written together (in their order)
         for entry in entries:
             if df is not None and not entry.changed and clusterer is not None:
                 df.add(clusterer.keys(entry.terms))
-            stored = (_restore_changed if entry.changed else _store_entry)(db, feed_id, entry, now, clusterer, df)
+            if entry.changed:
+                _insert_plain(db, plain)
+                stored = _restore_changed(db, feed_id, entry, now, clusterer, df)
+            else:
+                found = finder.find(entry.item)
+                if found is None and not entry.matches:
+                    plain.append(_item_row(feed_id, entry.item, None, now_s))
+                    continue
+                _insert_plain(db, plain)
+                stored = _store_entry(db, feed_id, entry, now, clusterer, df, found)
+                if stored is not None and stored[1] is not None:
+                    finder.note(entry.item, stored[1])
             if stored is None:
                 continue
             item_id, story_id = stored
@@ -303,6 +306,7 @@ def save_poll(
                     enqueue_story(db, story_id, m.topic, now_s)
                 hit_id = int(cur.lastrowid or 0)
                 hits.append(Hit(hit_id, m.topic, feed_name, item.title, item.url, item.published_at, story_id, m.terms, held))
+        _insert_plain(db, plain)
         if df is not None:
             df.save()
         _store_update(db, feed_id, update, now_s, any(not e.changed for e in entries))

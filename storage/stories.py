@@ -18,6 +18,7 @@ import sqlite_utils
 
 from bot.clustering import PRIOR_DOCS
 from bot.models import Candidate, Item
+from bot.stories import canonical_url, story_url
 from storage.db import chunks, from_iso, iso
 
 Terms = Mapping[str, float]
@@ -103,6 +104,68 @@ class DocumentFrequencies:
             if t in self._df:
                 self._df[t] += n
         self._new_docs, self._added = 0, Counter()
+
+
+def stored_url(item: Item) -> str | None:
+    """The canonical URL an item is stored under, unless its feed gives that link to other items too."""
+    return None if item.extra.get("shared_key") else canonical_url(item.url)
+
+
+def find_story(db: sqlite_utils.Database, item: Item) -> int | None:
+    """The story of a stored copy of the item (same article URL), or of the post it forwards or links."""
+    return StoryFinder(db).find(item)
+
+
+class StoryFinder:
+    """`find_story` for the items of one poll: given them all, it reads the stories of their stored
+    copies in one query (index items_canonical_url; per URL the copy stored first, as one lookup of
+    that URL finds it), and it must be told of each item stored with a story after that (`note`).
+    Given none, each `find` asks the database."""
+
+    def __init__(self, db: sqlite_utils.Database, items: Sequence[Item] | None = None) -> None:
+        self.db = db
+        self._found: dict[str, int] | None = None
+        if items is not None:
+            self._found = {}
+            urls = sorted({u for it in items if (u := _own_url(it)) is not None})
+            for chunk in chunks(urls):
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT canonical_url, story_id FROM items WHERE canonical_url IN ({marks}) AND story_id IS NOT NULL"
+                    " ORDER BY canonical_url, id",
+                    list(chunk),
+                )
+                for url, story_id in rows:
+                    self._found.setdefault(url, int(story_id))
+
+    def find(self, item: Item) -> int | None:
+        """The story of a stored copy of the item, or of the post it forwards or links."""
+        canonical = _own_url(item)
+        if canonical is not None:
+            if self._found is not None:
+                found = self._found.get(canonical)
+                if found is not None:
+                    return found
+            else:
+                row = self.db.execute(
+                    "SELECT story_id FROM items WHERE canonical_url = ? AND story_id IS NOT NULL LIMIT 1", [canonical]
+                ).fetchone()
+                if row:
+                    return int(row[0])
+        links = [item.extra.get("forwarded_from_url"), *(item.extra.get("links") or [])]  # type: ignore[misc]
+        urls = [u for u in (story_url(str(x)) for x in links if x) if u and u != canonical]
+        return linked_story(self.db, urls) if urls else None
+
+    def note(self, item: Item, story_id: int) -> None:
+        """An item has just been stored in a story: a later copy of it finds that story (unless an
+        earlier copy's)."""
+        url = stored_url(item)
+        if self._found is not None and url is not None:
+            self._found.setdefault(url, story_id)
+
+
+def _own_url(item: Item) -> str | None:
+    return None if item.extra.get("shared_key") else story_url(item.url)  # a link many items share names none
 
 
 def linked_story(db: sqlite_utils.Database, urls: Sequence[str]) -> int | None:

@@ -191,3 +191,49 @@ def test_candidate_stories_are_read_through_the_recency_index(fresh_db: sqlite_u
     ).fetchall()
     details = " ".join(str(row[-1]) for row in plan)
     assert "stories_last_seen" in details and "SCAN s" not in details.replace("USING INDEX", "")
+
+
+def test_a_poll_finds_the_stories_of_stored_copies_in_one_query_as_item_by_item(
+    fresh_db: sqlite_utils.Database, feeds: list[int]
+) -> None:
+    """Copies stored before, a copy stored earlier in the same poll, items of no story: each item gets
+    the story one lookup of its URL would give, the items keep their order, and no item asks alone."""
+    first = Item("a", "https://n.example/war/1", "Войска отошли от Курска", "")
+    save(fresh_db, feeds[0], entry(first, "war"))
+    known = story_of(fresh_db, feeds[0], "a")
+    statements: list[str] = []
+    fresh_db.conn.set_trace_callback(statements.append)
+    save(
+        fresh_db,
+        feeds[1],
+        entry(Item("p1", "https://n.example/plain/1", "Погода на выходные", "")),
+        entry(Item("c1", "https://www.n.example/war/1/?utm_source=x", "Курск: войска отошли", "")),  # a copy of "a"
+        entry(Item("r1", "https://n.example/rutte/1", "Rutte visits Kyiv", ""), "rutte"),
+        entry(Item("p2", "https://n.example/plain/2", "Курс рубля", "")),
+        entry(Item("c2", "https://n.example/rutte/1", "Rutte in Kyiv", "")),  # a copy of "r1", stored just before
+    )
+    fresh_db.conn.set_trace_callback(None)
+    stories = {k: story_of(fresh_db, feeds[1], k) for k in ("p1", "c1", "r1", "p2", "c2")}
+    assert stories["c1"] == known and stories["c2"] == stories["r1"] is not None
+    assert stories["p1"] is None and stories["p2"] is None
+    keys = [r[0] for r in fresh_db.execute("SELECT key FROM items WHERE feed_id = ? ORDER BY id", [feeds[1]])]
+    assert keys == ["p1", "c1", "r1", "p2", "c2"]
+    assert not [s for s in statements if "canonical_url = " in s]
+    assert len([s for s in statements if "canonical_url IN" in s]) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://www.meduza.io/", None),
+        ("http://meduza.io:8080", None),
+        ("https://meduza.io/?id=5&utm_source=x", "https://meduza.io/?id=5"),
+        ("https://meduza.io/news/1/", "https://meduza.io/news/1"),
+        ("https://t.me/s/rian_ru/5?single", "https://t.me/rian_ru/5"),
+        ("https://t.me/rian_ru", None),
+        ("https://telegram.me/rian_ru/7", "https://t.me/rian_ru/7"),
+        ("https://not-t.me/x", "https://not-t.me/x"),
+    ],
+)
+def test_a_story_url_names_one_article_or_none(url: str, expected: str | None) -> None:
+    assert story_url(url) == expected
