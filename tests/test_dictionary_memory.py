@@ -96,3 +96,16 @@ def test_a_first_poll_of_english_feeds_loads_no_cyrillic_dictionary(tmp_path: Pa
     lines = out.stdout.strip().splitlines()
     assert json.loads(lines[-1]) == {"code": 0, "pymorphy3": False}, out.stderr
     assert [json.loads(line)["topic"] for line in lines[:-1]] == ["peskov"]
+
+
+def test_a_parse_works_out_the_language_and_weights_of_matched_items_only() -> None:
+    from bot.sources import parseworker
+
+    parseworker._init_worker((Topic("peskov", "Peskov", "peskov"),))
+    body = rss(
+        [{"title": "Peskov spoke to reporters", "guid": "urn:n:1"}, {"title": "Rain expected on Monday", "guid": "urn:n:2"}]
+    )
+    parsed = parseworker.parse_and_match("rss", body, {}, "https://n.example/f", "N")
+    assert [m.topic for m in parsed.matches["urn:n:1"]] == ["peskov"] and parsed.matches["urn:n:2"] == []
+    assert parsed.terms["urn:n:1"][1] == "en" and ":" in parsed.terms["urn:n:1"][0]  # weighed terms, for its story
+    assert parsed.terms["urn:n:2"] == ("rain expect monday", "", "")  # keys alone, for their rarity; no language

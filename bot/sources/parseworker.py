@@ -155,11 +155,12 @@ def parse_and_match(
                 parsed.matches[item.key] = found
         if item.key not in parsed.terms:
             # An item that matched nothing opens no story: its terms only count towards their rarity,
-            # so it is stored with their keys alone (each counting once) rather than their weights.
+            # so it is stored with their keys alone (each counting once) rather than their weights,
+            # and its language (which chooses a story's candidates) is not worked out.
             counts = clustering.item_terms(item.title, item.text)
             matched = bool(parsed.matches.get(item.key))
             terms = clustering.encode_terms(counts) if matched else " ".join(counts)
-            lang = clustering.words_language(title + text)
+            lang = clustering.words_language(title + text) if matched else ""
             anchors = ""  # numbers and names, for an item of a topic to join its story in another language
             if matched and lang:
                 anchors = crosslang.encode_anchors(crosslang.anchors(item.title, item.text, lang, _aliases))
