@@ -249,4 +249,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE feeds ADD COLUMN item_digests TEXT;
     """,
+    # 14: the recent stories with hits by language too: a story in the item's language is passed over
+    # (for the cross-language candidates) or taken (for the same-language ones) from the index alone,
+    # without reading its row
+    """
+    DROP INDEX stories_hit_seen;
+    CREATE INDEX stories_hit_seen ON stories(last_seen_at, lang) WHERE has_hits = 1;
+    """,
 ]

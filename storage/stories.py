@@ -207,7 +207,8 @@ def recent_across(
     db: sqlite_utils.Database, topics: Sequence[str], since: datetime, lang: str
 ) -> list[tuple[int, str, datetime | None]]:
     """Stories of these topics seen since `since` in a language other than `lang`, with their anchors:
-    (id, anchors, last seen), the MAX_CANDIDATES most recently updated."""
+    (id, anchors, last seen), the MAX_CANDIDATES most recently updated (index stories_hit_seen, whose
+    language column passes over the stories in `lang` without reading them)."""
     marks = ",".join("?" * len(topics))
     rows = db.execute(
         f"SELECT s.id, s.anchors, s.last_seen_at FROM stories s WHERE s.has_hits = 1 AND s.last_seen_at >= ?"

@@ -17,6 +17,7 @@ from bot.sources.parsing import ParserPool
 from storage.db import AsyncDB
 from storage.feeds import list_feed_states, sync_feeds
 from storage.reporting import claim_hits
+from storage.stories import recent_across
 from storage.subscribers import ensure_console_subscriber
 from tests.feedserver import FeedServer, rss
 
@@ -84,6 +85,10 @@ async def test_the_poll_path_reads_every_growing_table_through_an_index(
     assert full_scans(fresh_db, statements) == {}
     candidates = plan_of(fresh_db, statements, "s.has_hits = 1")
     assert "stories_hit_seen" in candidates and "items_story_feed (story_id=? AND feed_id=?)" in candidates
+    recent_across(fresh_db, ["peskov"], datetime(2025, 1, 1, tzinfo=UTC), "en")  # the cross-language candidates
+    assert "stories_hit_seen" in plan_of(fresh_db, statements, "coalesce(s.anchors, '') != ''")
+    # ... whose language the index holds: a story in the item's language is passed over unread
+    assert [r[2] for r in fresh_db.execute("PRAGMA index_info(stories_hit_seen)")] == ["last_seen_at", "lang"]
     assert "items_story_feed (story_id=? AND feed_id=?)" in plan_of(fresh_db, statements, "FROM items WHERE story_id =")
     assert "items_feed_recent" in plan_of(fresh_db, statements, "ORDER BY id DESC LIMIT")
     assert "subscriptions_topic" in plan_of(fresh_db, statements, "FROM subscriptions sub")
