@@ -4,7 +4,8 @@
     python bench/poll_bench.py --feeds 10000 --repeat 1
 
 Each scenario runs in a process of its own, measured from outside over its whole process tree (the parse
-workers are forkserver children, which `getrusage(RUSAGE_CHILDREN)` of the poller never sees):
+workers and multiprocessing's resource tracker are processes of their own, whose CPU the poller's
+`getrusage(RUSAGE_CHILDREN)` does not see, or sees only for those it reaped itself):
 - CPU: this process is made a child subreaper (PR_SET_CHILD_SUBREAPER), so every descendant of the
   scenario, orphaned or not, is reaped here and its CPU lands in this process's RUSAGE_CHILDREN;
 - peak RSS: the sum of the resident sets of every live descendant, sampled every 10 ms (psutil); pages

@@ -23,7 +23,7 @@ import json, sys
 from bot.__main__ import main
 code = main(sys.argv[1:])
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in {"pymorphy3", "simplemma"})
-print(json.dumps({"code": code, "loaded": loaded, "workers": "multiprocessing.popen_forkserver" in sys.modules}))
+print(json.dumps({"code": code, "loaded": loaded, "workers": "multiprocessing.popen_spawn_posix" in sys.modules}))
 """
 
 

@@ -10,12 +10,13 @@ it holds (one indexed read, empty when nothing changed), so a new or removed wat
 poll without a new pool. What runs in a worker lives in bot.sources.parseworker, imported at the
 first body: a poll that parses nothing loads no parser, matcher or clustering code.
 
-Workers belong to the process that built the pool (the owner) and never outlive it: each worker
-ignores SIGINT (Ctrl-C reaches the whole process group; the owner stops the pool, a worker that took
-the signal itself would only print a traceback) and watches the owner through a pidfd, exiting the
-moment it dies, SIGKILL included. The owner is watched rather than the parent because forkserver
-workers are children of the fork server, not of the owner, so PR_SET_PDEATHSIG would depend on the
-fork server noticing first; a pidfd names that one process, so a recycled pid cannot fool it.
+Workers are spawned: each is a fresh interpreter that imports the worker code, which is what a fork
+server's child does too (a `python -m bot` owner preloads nothing there), without the fork server's
+own process (14 MB) beside them; never forked, as the owner runs threads. Workers belong to the
+process that built the pool (the owner) and never outlive it: each worker ignores SIGINT (Ctrl-C
+reaches the whole process group; the owner stops the pool, a worker that took the signal itself
+would only print a traceback) and watches the owner through a pidfd, exiting the moment it dies,
+SIGKILL included; a pidfd names that one process, so a recycled pid cannot fool it.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ class ParserPool:
             if self.processes:
                 from bot.sources.parseworker import _start_worker
 
-                ctx = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+                ctx = multiprocessing.get_context("spawn")
                 self._executor = ProcessPoolExecutor(
                     self.workers,
                     mp_context=ctx,
