@@ -37,11 +37,12 @@ if TYPE_CHECKING:  # the worker side (parsers, matcher, clustering) is imported 
     from bot.matching.watches import WatchSource
     from bot.sources.parseworker import FormSource
 
-# A `thread_first` pool starts its workers when the bodies waiting in its thread would take longer
-# to parse there than a worker takes to start (fork server, imports, compiled topics: about 0.5 s on
-# 2 cores). The thread's speed is measured on the bodies it parsed after its first (which pays for
-# the first use of the parsers and maybe a lemma dictionary's load); until then this guess (a changed
-# 33 KB feed of 50 items, 49 of them stored before: about 8 ms) stands for it.
+# A `thread_first` pool starts its workers when the bodies waiting in its thread would cost more CPU
+# to parse there than a worker costs to start (fork server, imports, compiled topics: about 0.5 s).
+# The thread's cost is measured in its own CPU time (not wall time, which a busy machine or the GIL
+# would inflate) on the bodies it parsed after its first (which pays for the first use of the parsers
+# and maybe a lemma dictionary's load); until then this guess (a changed 33 KB feed of 50 items read
+# whole: about 8 ms) stands for it.
 WORKER_START_S = 0.5
 THREAD_SECONDS_PER_BYTE = 2.5e-7
 
@@ -133,13 +134,13 @@ class ParserPool:
 
     def _choose(self, size: int = 0) -> Executor:
         """The workers, or the owner's thread while the pool is `thread_first` and the bodies waiting
-        there (with this one of `size` bytes) take less time than starting a worker."""
+        there (with this one of `size` bytes) cost less CPU than starting a worker."""
         if self.thread_first and self.processes and self._executor is None and self.thread_backlog_s(size) <= self.worker_start_s:
             return self._thread_executor()
         return self._get_executor()
 
     def thread_backlog_s(self, more: int = 0) -> float:
-        """Seconds the owner's thread needs for the bodies waiting there and `more` bytes, at its speed so far."""
+        """CPU seconds the owner's thread needs for the bodies waiting there and `more` bytes, at its speed so far."""
         rate = self._thread_seconds / self._thread_bytes if self._thread_bytes else THREAD_SECONDS_PER_BYTE
         return (self._waiting_bytes + more) * rate
 
@@ -158,7 +159,7 @@ class ParserPool:
 
         A `thread_first` pool (a `once` poll of feeds read before: a few changed bodies, words met
         before) parses in a thread of its owner, and starts its worker processes only when the bodies
-        waiting there would take longer than starting a worker (`WORKER_START_S`): a hundred changed
+        waiting there would cost more CPU than starting a worker (`WORKER_START_S`): a hundred changed
         feeds whose items were mostly stored before are parsed sooner than a worker starts."""
         from bot.sources.parseworker import parse_and_match
 
@@ -225,7 +226,7 @@ class ParserPool:
 
 
 def _timed(parse: Callable[..., ParsedFeed], *args: object) -> tuple[ParsedFeed, float]:
-    """A parse and the seconds it took (in the owner's thread: GIL waits included, as the pool sees them)."""
-    start = time.perf_counter()
+    """A parse and the CPU seconds it took in this thread."""
+    start = time.thread_time()
     parsed = parse(*args)
-    return parsed, time.perf_counter() - start
+    return parsed, time.thread_time() - start
