@@ -161,3 +161,14 @@ async def test_a_thread_first_pool_parses_in_its_owner_until_the_backlog_outlast
         pool.worker_start_s = pool.thread_backlog_s(3 * len(body))  # as if a worker started in 3 bodies' time
         assert await parse_together(pool, 6) == [["peskov"]] * 6
         assert pool._executor is not None  # the bodies past the backlog went to the workers
+
+
+async def test_parse_workers_start_with_ctrl_c_blocked_and_ignore_it() -> None:
+    """A Ctrl-C to the process group while a worker's interpreter starts must not reach it: the worker
+    is started with SIGINT blocked, and keeps it blocked and ignored."""
+    async with ParserPool(2, (Topic("peskov", "Peskov", "peskov"),)) as pool:
+        loop = asyncio.get_running_loop()
+        blocked = await loop.run_in_executor(pool._get_executor(), signal.pthread_sigmask, signal.SIG_BLOCK, [])
+        ignored = await loop.run_in_executor(pool._get_executor(), signal.getsignal, signal.SIGINT)
+    assert signal.SIGINT in blocked and ignored == signal.SIG_IGN
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # the owner's mask is as it was

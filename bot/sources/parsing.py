@@ -15,7 +15,8 @@ server's child does too (a `python -m bot` owner preloads nothing there), withou
 own process (14 MB) beside them; never forked, as the owner runs threads. Workers belong to the
 process that built the pool (the owner) and never outlive it: each worker ignores SIGINT (Ctrl-C
 reaches the whole process group; the owner stops the pool, a worker that took the signal itself
-would only print a traceback) and watches the owner through a pidfd, exiting the moment it dies,
+would only print a traceback), and starts with it blocked (`_Workers`), so that a Ctrl-C while its
+interpreter starts, before it can ignore anything, is not a traceback either; and watches the owner through a pidfd, exiting the moment it dies,
 SIGKILL included; a pidfd names that one process, so a recycled pid cannot fool it.
 """
 
@@ -24,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Mapping, Set
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from bot.models import ParsedFeed, Topic
 
@@ -57,6 +59,24 @@ def parse_body(kind: str, body: bytes, headers: dict[str, str], url: str, seen: 
     from bot.sources.rss import parse_feed
 
     return parse_feed(body, headers, url, seen)
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+class _Workers(ProcessPoolExecutor):
+    """A process pool whose workers start with SIGINT blocked: a worker is started by the `submit`
+    that needs it, and a child keeps the signal mask of the thread that started it through exec, so a
+    Ctrl-C to the process group while its interpreter starts waits, and is dropped once the worker
+    ignores SIGINT (`parseworker._start_worker`)."""
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            return super().submit(fn, *args, **kwargs)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 class ParserPool:
@@ -113,7 +133,7 @@ class ParserPool:
                 from bot.sources.parseworker import _start_worker
 
                 ctx = multiprocessing.get_context("spawn")
-                self._executor = ProcessPoolExecutor(
+                self._executor = _Workers(
                     self.workers,
                     mp_context=ctx,
                     initializer=_start_worker,
