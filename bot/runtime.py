@@ -11,10 +11,10 @@ from bot.config import Config, Settings, load_config
 from bot.pipeline import BODIES_IN_HAND, PollContext
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
-from storage.db import AsyncDB, holds_stories, open_database
+from storage.db import AsyncDB, open_database
 from storage.feeds import sync_feeds
 from storage.watches import WatchChanges
-from storage.wordforms import WordForms
+from storage.wordforms import WordForms, holds_cyrillic_words
 
 
 @dataclass
@@ -43,7 +43,7 @@ async def open_runtime(settings: Settings, config: Config) -> AsyncIterator[Runt
             watches = WatchChanges(settings.db_path)  # the parse workers follow the watches table
             forms = WordForms(settings.db_path)  # and read the word forms analysed before
             parser = ParserPool(settings.parse_workers, config.topics, watches, forms)
-            parser.cyrillic_at_need = not await adb.run(holds_stories)  # see ParserPool
+            parser.cyrillic_at_need = not await adb.run(holds_cyrillic_words)  # see ParserPool
             ctx = PollContext(adb, fetcher, parser, settings.max_backoff_s)
             ctx.in_hand = asyncio.Semaphore(max(BODIES_IN_HAND, settings.concurrency))  # never below the fetches
             ctx.max_age_s = config.max_age_s

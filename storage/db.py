@@ -80,11 +80,6 @@ def open_database(path: Path | str) -> sqlite_utils.Database:
     return db
 
 
-def holds_stories(db: sqlite_utils.Database) -> bool:
-    """Whether any story is stored (a store that holds none cannot hold any term clustering compares)."""
-    return bool(db.execute("SELECT EXISTS(SELECT 1 FROM stories)").fetchone()[0])
-
-
 def _use_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
     """Switch the file to WAL. SQLite answers "database is locked" at once, without its busy handler,
     when another process is switching or migrating a fresh file at that moment: wait for it as the

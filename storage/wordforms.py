@@ -26,6 +26,14 @@ class WordForms(ReadConnection):
         return str(rows[0][0]) if rows else None
 
 
+def holds_cyrillic_words(db: sqlite_utils.Database) -> bool:
+    """Whether a Cyrillic word has ever been analysed for this store (of any generation). Every term of
+    a stored item was analysed by a parse worker that keeps its analyses here before the item is
+    stored, so a store without one holds no Cyrillic term (a seek on the primary key)."""
+    row = db.execute("SELECT EXISTS(SELECT 1 FROM word_forms WHERE word >= ? AND word < ?)", ["\u0400", "\u0500"])
+    return bool(row.fetchone()[0])
+
+
 def save_word_forms(db: sqlite_utils.Database, generation: str, forms: Mapping[str, str]) -> None:
     """Keep analyses (word -> encoded analysis) of one generation, replacing a word's older one."""
     db.conn.executemany(

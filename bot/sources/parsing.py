@@ -88,11 +88,12 @@ class ParserPool:
     memory for no speed. The owner never loads the dictionaries: the clustering rules get the lemmas
     of the topics' words from a worker (`story_rules`).
 
-    A pool whose store held no story when it opened (`cyrillic_at_need`, set by the owner) takes the
-    rules without the topics' Cyrillic words until a parse reports that the parsers have met a
-    Cyrillic word (ParsedFeed.cyrillic), and completes them before storing that parse: until then no
-    term the rules compare is Cyrillic, and a poll of feeds in other languages never loads the
-    Russian and Ukrainian dictionaries (bot.matching.matcher indexes the topics the same way)."""
+    A pool whose store never met a Cyrillic word when it opened (`cyrillic_at_need`, set by the owner:
+    storage.wordforms.holds_cyrillic_words) takes the rules without the topics' Cyrillic words until a
+    parse reports that the parsers have met one (ParsedFeed.cyrillic), and completes them before
+    storing that parse: until then no term the rules compare is Cyrillic, and polls of feeds in other
+    languages never load the Russian and Ukrainian dictionaries (bot.matching.matcher indexes the
+    topics the same way)."""
 
     def __init__(
         self,
