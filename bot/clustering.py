@@ -5,7 +5,7 @@ reaches THRESHOLD; otherwise it opens a story (same canonical URL and forwards a
 in `bot.stories`). The score, in the tradition of streaming news clustering (TDT; Miranda et al.,
 EMNLP 2018):
 
-1. Terms: the dictionary lemma of each word of the title (counted TITLE_WEIGHT times) and of the
+1. Terms (`bot.terms`): the dictionary lemma of each word of the title (counted TITLE_WEIGHT times) and of the
    lead's first LEAD_WORDS words (see `bot.matching.lemmas`), words of fewer than 3 letters left out;
    numbers normalised with their scale word (1,500 = 1 500 = 1500; "10 тысяч" = 10 000 = 1만; 4만5000 = 4.5만) into
    one term each. A Korean word of more than two syllables counts as its syllable pairs, together
@@ -37,8 +37,6 @@ joins no story in its language may join one in another by the numbers and names 
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -48,139 +46,33 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from bot.matching.lemmas import WORD_CACHE, latin_languages, lemma
-from bot.matching.normalize import fold, is_cyrillic, is_hangul, split_scripts, words
+from bot.matching.normalize import fold, is_cyrillic, is_hangul, words
 from bot.matching.query import iter_terms, parse_query
 from bot.models import Candidate, Topic
-from bot.numbers import take_numbers
+from bot.terms import LEAD_WORDS as LEAD_WORDS
+from bot.terms import MAX_STORY_TERMS as MAX_STORY_TERMS
+from bot.terms import TITLE_WEIGHT as TITLE_WEIGHT
+from bot.terms import _decoded, _hangul_bigrams
+from bot.terms import decode_terms as decode_terms
+from bot.terms import encode_terms as encode_terms
+from bot.terms import item_terms as item_terms
+from bot.terms import merge_terms as merge_terms
+from bot.terms import term_keys as term_keys
 
 if TYPE_CHECKING:
     from bot.crosslang import TopicNames
 
 CLUSTER_WINDOW = timedelta(hours=48)
 THRESHOLD = 0.24
-TITLE_WEIGHT = 3
-LEAD_WORDS = 40
 QUERY_TERM_WEIGHT = 0.2
 SAME_FEED_FACTOR = 0.35
 HALF_LIFE_H = 48.0
 SAME_FEED_HALF_LIFE_H = 12.0
 LANGUAGE_CHARS = 2000
-_WORD = re.compile(r"[^\W_]+")
-_DIGIT = re.compile(r"\d")
-MAX_STORY_TERMS = 120  # a story keeps its most frequent terms; the rest weigh too little to matter
 PRIOR_DOCS = 50  # a young store: rarity is judged as if this many unrelated items had been seen
 CANDIDATE_PRIOR = 0.5
 BOUND_SLACK = 1 + 1e-9  # a bound is compared with this margin: rounding never passes over a tie
 MIN_SHARED = 2  # one shared word besides the topic's is no evidence of one event
-
-
-def _terms(text: str, limit: int | None = None) -> list[tuple[str, float]]:
-    """Lemma terms and number terms of a text (of its first `limit` words), each with its weight."""
-    out: dict[str, float] = {}
-    terms: list[tuple[str, float]] = []
-    _count_terms(text, 1.0, out, limit, terms)
-    return terms
-
-
-def _count_terms(
-    text: str, scale: float, counts: dict[str, float], limit: int | None = None, seen: list[tuple[str, float]] | None = None
-) -> None:
-    """Add `scale` x the weight of each term of a text (of its first `limit` words) to `counts`: its
-    numbers first, then its words in order (and list each (term, weight) in `seen`, when given)."""
-    text = unicodedata.normalize("NFKC", text if limit is None else _first_words(text, limit))
-    rest, numbers = take_numbers(text) if _DIGIT.search(text) else (text, [])
-    raw = _WORD.findall(split_scripts(rest))[:limit]
-    get = counts.get
-    for n in numbers:
-        counts[n] = get(n, 0.0) + scale * 1.0
-        if seen is not None:
-            seen.append((n, 1.0))
-    for i, tok in enumerate(raw):
-        for term, weight in _token_terms(tok, i > 0 and tok[:1].isupper()):
-            counts[term] = get(term, 0.0) + scale * weight
-            if seen is not None:
-                seen.append((term, weight))
-
-
-_FIRST_WORDS: dict[int, re.Pattern[str]] = {}
-
-
-def _first_words(text: str, limit: int) -> str:
-    """The text up to the end of its `limit`-th word: a long text is read no further than its lead
-    (one match of `limit` words and what precedes each, none taken back: fewer words, no match)."""
-    pattern = _FIRST_WORDS.get(limit)
-    if pattern is None:
-        pattern = _FIRST_WORDS[limit] = re.compile(rf"(?:[\W_]*+[^\W_]++){{{limit}}}")
-    m = pattern.match(text)
-    return text[: m.end()] if m else text
-
-
-@lru_cache(maxsize=WORD_CACHE)
-def _token_terms(tok: str, proper: bool) -> tuple[tuple[str, float], ...]:
-    """The terms of one word as written (a name's lemma when `proper`): none for a number or a word
-    too short to tell anything, a Korean compound's syllable pairs weighing together as one word."""
-    word = tok.casefold().replace("ё", "е")
-    if word.isdigit() or len(word) < (2 if is_hangul(word) else 3):
-        return ()
-    pairs = _hangul_bigrams(lemma(word, proper=proper))
-    weight = 1.0 / math.sqrt(len(pairs))
-    return tuple((pair, weight) for pair in pairs)
-
-
-def _hangul_bigrams(term: str) -> list[str]:
-    """A Korean word of more than two syllables as its syllable pairs (내란전담재판부 -> 내란 란전 전담 담재
-    재판 판부): Korean glues nouns into compounds and spaces them freely (내란재판부, 내란전담재판부; 전직무,
-    전 직무), so reports of one event share pairs where they share no whole word. Other words as they are."""
-    if len(term) <= 2 or not is_hangul(term):
-        return [term]
-    return [term[i : i + 2] for i in range(len(term) - 1)]
-
-
-def item_terms(title: str, text: str) -> dict[str, float]:
-    """The terms that identify an item's content, with their counts (a title word counts TITLE_WEIGHT)."""
-    counts: dict[str, float] = {}
-    _count_terms(title, TITLE_WEIGHT, counts)
-    if text.strip() != title.strip():
-        _count_terms(text, 1.0, counts, LEAD_WORDS)
-    return counts
-
-
-def encode_terms(terms: Mapping[str, float]) -> str:
-    """Terms as stored: "term:count" pairs, most frequent first, at most MAX_STORY_TERMS."""
-    top = sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_STORY_TERMS]
-    return " ".join(f"{t}:{c:g}" for t, c in top)
-
-
-def decode_terms(text: str | None) -> dict[str, float]:
-    """Stored terms back to counts (a bare term counts once)."""
-    out: dict[str, float] = {}
-    for pair in (text or "").split():
-        term, _, count = pair.rpartition(":")
-        if term:
-            out[term] = float(count)
-        else:
-            out[count] = 1.0
-    return out
-
-
-@lru_cache(maxsize=512)  # the candidate stories of an item: 100 per set of topics
-def _decoded(text: str) -> Mapping[str, float]:
-    return decode_terms(text)
-
-
-def term_keys(text: str | None) -> list[str]:
-    """The distinct terms of stored terms (`encode_terms`), without their counts."""
-    if not text or ":" not in text:  # bare terms (an item that matched nothing): no counts to strip
-        return (text or "").split()
-    return [pair.rpartition(":")[0] or pair for pair in text.split()]
-
-
-def merge_terms(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
-    """The terms of a story after an item joins it."""
-    out = dict(a)
-    for term, count in b.items():
-        out[term] = out.get(term, 0.0) + count
-    return out
 
 
 def query_term_keys(queries: Iterable[str], cyrillic: bool = True) -> frozenset[str]:

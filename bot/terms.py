@@ -1,0 +1,133 @@
+"""An item's story terms (pure): the dictionary lemma of each word of its title (counted TITLE_WEIGHT
+times) and of its lead's first LEAD_WORDS words (bot.matching.lemmas), words of fewer than 3 letters
+left out; its numbers as one term each, with their scale word (bot.numbers); a Korean word of more
+than two syllables as its syllable pairs, together weighing one word. How the terms of an item or a
+story are stored (`encode_terms`) and read back. What they weigh as evidence is bot.clustering's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from functools import lru_cache
+
+from bot.matching.lemmas import WORD_CACHE, lemma
+from bot.matching.normalize import is_hangul, split_scripts
+from bot.numbers import take_numbers
+
+TITLE_WEIGHT = 3
+LEAD_WORDS = 40
+MAX_STORY_TERMS = 120  # a story keeps its most frequent terms; the rest weigh too little to matter
+_WORD = re.compile(r"[^\W_]+")
+_DIGIT = re.compile(r"\d")
+
+
+def _terms(text: str, limit: int | None = None) -> list[tuple[str, float]]:
+    """Lemma terms and number terms of a text (of its first `limit` words), each with its weight."""
+    out: dict[str, float] = {}
+    terms: list[tuple[str, float]] = []
+    _count_terms(text, 1.0, out, limit, terms)
+    return terms
+
+
+def _count_terms(
+    text: str, scale: float, counts: dict[str, float], limit: int | None = None, seen: list[tuple[str, float]] | None = None
+) -> None:
+    """Add `scale` x the weight of each term of a text (of its first `limit` words) to `counts`: its
+    numbers first, then its words in order (and list each (term, weight) in `seen`, when given)."""
+    text = unicodedata.normalize("NFKC", text if limit is None else _first_words(text, limit))
+    rest, numbers = take_numbers(text) if _DIGIT.search(text) else (text, [])
+    raw = _WORD.findall(split_scripts(rest))[:limit]
+    get = counts.get
+    for n in numbers:
+        counts[n] = get(n, 0.0) + scale * 1.0
+        if seen is not None:
+            seen.append((n, 1.0))
+    for i, tok in enumerate(raw):
+        for term, weight in _token_terms(tok, i > 0 and tok[:1].isupper()):
+            counts[term] = get(term, 0.0) + scale * weight
+            if seen is not None:
+                seen.append((term, weight))
+
+
+_FIRST_WORDS: dict[int, re.Pattern[str]] = {}
+
+
+def _first_words(text: str, limit: int) -> str:
+    """The text up to the end of its `limit`-th word: a long text is read no further than its lead
+    (one match of `limit` words and what precedes each, none taken back: fewer words, no match)."""
+    pattern = _FIRST_WORDS.get(limit)
+    if pattern is None:
+        pattern = _FIRST_WORDS[limit] = re.compile(rf"(?:[\W_]*+[^\W_]++){{{limit}}}")
+    m = pattern.match(text)
+    return text[: m.end()] if m else text
+
+
+@lru_cache(maxsize=WORD_CACHE)
+def _token_terms(tok: str, proper: bool) -> tuple[tuple[str, float], ...]:
+    """The terms of one word as written (a name's lemma when `proper`): none for a number or a word
+    too short to tell anything, a Korean compound's syllable pairs weighing together as one word."""
+    word = tok.casefold().replace("ё", "е")
+    if word.isdigit() or len(word) < (2 if is_hangul(word) else 3):
+        return ()
+    pairs = _hangul_bigrams(lemma(word, proper=proper))
+    weight = 1.0 / math.sqrt(len(pairs))
+    return tuple((pair, weight) for pair in pairs)
+
+
+def _hangul_bigrams(term: str) -> list[str]:
+    """A Korean word of more than two syllables as its syllable pairs (내란전담재판부 -> 내란 란전 전담 담재
+    재판 판부): Korean glues nouns into compounds and spaces them freely (내란재판부, 내란전담재판부; 전직무,
+    전 직무), so reports of one event share pairs where they share no whole word. Other words as they are."""
+    if len(term) <= 2 or not is_hangul(term):
+        return [term]
+    return [term[i : i + 2] for i in range(len(term) - 1)]
+
+
+def item_terms(title: str, text: str) -> dict[str, float]:
+    """The terms that identify an item's content, with their counts (a title word counts TITLE_WEIGHT)."""
+    counts: dict[str, float] = {}
+    _count_terms(title, TITLE_WEIGHT, counts)
+    if text.strip() != title.strip():
+        _count_terms(text, 1.0, counts, LEAD_WORDS)
+    return counts
+
+
+def encode_terms(terms: Mapping[str, float]) -> str:
+    """Terms as stored: "term:count" pairs, most frequent first, at most MAX_STORY_TERMS."""
+    top = sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_STORY_TERMS]
+    return " ".join(f"{t}:{c:g}" for t, c in top)
+
+
+def decode_terms(text: str | None) -> dict[str, float]:
+    """Stored terms back to counts (a bare term counts once)."""
+    out: dict[str, float] = {}
+    for pair in (text or "").split():
+        term, _, count = pair.rpartition(":")
+        if term:
+            out[term] = float(count)
+        else:
+            out[count] = 1.0
+    return out
+
+
+@lru_cache(maxsize=512)  # the candidate stories of an item: 100 per set of topics
+def _decoded(text: str) -> Mapping[str, float]:
+    return decode_terms(text)
+
+
+def term_keys(text: str | None) -> list[str]:
+    """The distinct terms of stored terms (`encode_terms`), without their counts."""
+    if not text or ":" not in text:  # bare terms (an item that matched nothing): no counts to strip
+        return (text or "").split()
+    return [pair.rpartition(":")[0] or pair for pair in text.split()]
+
+
+def merge_terms(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
+    """The terms of a story after an item joins it."""
+    out = dict(a)
+    for term, count in b.items():
+        out[term] = out.get(term, 0.0) + count
+    return out
