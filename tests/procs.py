@@ -4,6 +4,7 @@ token (the Bot API emulator), and every process of their session found for clean
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,15 @@ def bot_env(api: BotAPI | None = None, **extra: str) -> dict[str, str]:
     if api is not None:
         env |= {"TELEGRAM_BOT_TOKEN": "123:TEST", "TELEGRAM_API_URL": api.base_url, "ADMIN_IDS": str(ADMIN)}
     return env
+
+
+def probe_once(probe: str, argv: list[str], env: dict[str, str], timeout: float = 60) -> tuple[dict[str, object], list[str]]:
+    """Run `probe` (Python code that runs `bot.__main__.main` on its argv and prints one JSON report
+    last) as a process: (that report, the titles of the hits `once --json` printed before it)."""
+    out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    lines = out.stdout.strip().splitlines()
+    assert lines, out.stderr
+    return json.loads(lines[-1]), [json.loads(line)["title"] for line in lines[:-1]]
 
 
 def start_bot(

@@ -12,6 +12,7 @@ from bot.matching.matcher import Matcher, index_text
 from bot.models import Topic
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
+from tests.procs import probe_once
 
 
 def test_cyrillic_terms_wait_for_a_cyrillic_text_and_then_match() -> None:
@@ -97,9 +98,7 @@ def test_polls_of_english_feeds_load_no_cyrillic_dictionary_until_a_cyrillic_wor
     env = {"NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "1", "PATH": "/usr/bin:/bin"}
 
     def once() -> tuple[dict[str, object], list[str]]:
-        out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-        lines = out.stdout.strip().splitlines()
-        return json.loads(lines[-1]), [json.loads(line)["title"] for line in lines[:-1]]
+        return probe_once(probe, argv, env, timeout=60)
 
     assert once() == ({"code": 0, "pymorphy3": False}, [items[0]["title"]])
     items.append({"title": "Peskov said it again", "link": "https://n.example/2"})  # the store holds stories now

@@ -3,7 +3,6 @@ words seen before loads no dictionary, and finds exactly what the dictionaries w
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from storage.db import open_database
 from storage.wordforms import WordForms, save_word_forms
 from tests.conftest import ROOT
 from tests.feedserver import FeedServer, rss
+from tests.procs import probe_once
 
 WORDS = ["северокорейских", "военных", "Пескова".casefold(), "рютте", "північнокорейських", "військових", "troops",
          "troupes", "nord", "coréennes", "peskov", "northern", "песков", "песок", "песковский"]  # fmt: skip
@@ -97,9 +97,7 @@ def test_a_second_poll_of_known_words_loads_no_dictionary_starts_no_worker_and_f
     env = {"NEWSWATCH_ALLOW_PRIVATE_URLS": "1", "NEWSWATCH_PARSE_WORKERS": "2", "PATH": "/usr/bin:/bin"}
 
     def once() -> tuple[dict[str, object], list[str]]:
-        out = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
-        lines = out.stdout.strip().splitlines()
-        return json.loads(lines[-1]), [json.loads(line)["title"] for line in lines[:-1]]
+        return probe_once(PROBE, argv, env, timeout=90)
 
     report, printed = once()
     assert report["code"] == 0 and report["loaded"] != [], "the first poll analyses the words from the dictionaries"
