@@ -154,13 +154,17 @@ def anchors(title: str, text: str, lang: str, aliases: Aliases = {}) -> frozense
 _CLASSES = str.maketrans({**{c: k for c, k in zip("bfvcqgzxdl", "ppkkkssstr", strict=True)}, **{c: None for c in "aeiouyhw'"}})
 
 
+# First letters Korean or Cyrillic write otherwise: Confluent = 콘플루언트 = Конфлюент, Zelensky = 젤렌스키 (Jelenseuki)
+_FIRST = {"c": "k", "q": "k", "z": "j"}
+
+
 def name_anchor(latin: str) -> str:
     """One anchor for a name in Latin letters, the same for its transliterations from Cyrillic and
-    Hangul: the first letter (c and q as k) and the consonants after it by sound class (Zelensky, Zelenskiy, Zelens'kyi -> zrnsk);
-    a name with fewer than two consonants after its first letter as it is written (AI, NATO)."""
+    Hangul: the first letter (`_FIRST`) and the consonants after it by sound class (Zelensky,
+    Zelenskiy, Zelens'kyi, 젤렌스키 -> jrnsk); a name with fewer than two consonants after its first
+    letter as it is written (AI, NATO)."""
     word = re.sub(r"[^a-z0-9]", "", latin)
-    if word[:1] in ("c", "q", "z"):  # Confluent = 콘플루언트 = Конфлюент; Zelensky = 젤렌스키 (Jelenseuki)
-        word = {"c": "k", "q": "k", "z": "j"}[word[0]] + word[1:]
+    word = _FIRST.get(word[:1], word[:1]) + word[1:]
     rest = re.sub(r"(.)\1+", r"\1", word[1:].translate(_CLASSES))
     return "@" + (word[0] + rest if len(rest) >= 2 and word.isalpha() else word)
 

@@ -148,10 +148,10 @@ def _has_term(term: Term, idx: TextIndex) -> bool:
     and a phrase none when one of its whole words is missing."""
     if not idx.cyrillic and needs_cyrillic(term):
         return False
+    if term.case:  # how a word is written is known per position
+        return bool(_term_positions(term, idx))
     table = idx.for_field(term.field)[0]
     keys = term_keys(term)
-    if term.case:
-        return bool(_term_positions(term, idx))
     if len(term.words) > 1:
         whole = keys[:-1] if term.prefix else keys
         return all(any(k in table for k in word) for word in whole) and bool(_term_positions(term, idx))

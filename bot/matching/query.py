@@ -221,13 +221,11 @@ class _Parser:
         elif m and not text.startswith('"'):
             raise QueryError(f"unknown field {m.group(1)!r} (use one of {', '.join(FIELDS)})", self.query, tok.pos)
         case = ""
-        if text.startswith("{") != text.endswith("}") or text in ("{", "}"):
-            raise QueryError("{...} holds one word, as the text must write it", self.query, tok.pos)
-        if len(text) > 2 and text.startswith("{") and text.endswith("}"):
-            text = text[1:-1]
-            case = word_case(text.rstrip("*"))
-            if len(split_words(text)) != 1 or text.startswith('"'):
+        if text.startswith("{") or text.endswith("}"):
+            inner = text[1:-1] if len(text) > 1 and text.startswith("{") and text.endswith("}") else ""
+            if len(split_words(inner)) != 1 or inner.startswith('"'):
                 raise QueryError("{...} holds one word, as the text must write it", self.query, tok.pos)
+            text, case = inner, word_case(inner.rstrip("*"))
             if not case:
                 raise QueryError(f"{tok.text!r}: this script has no capital letters", self.query, tok.pos)
         prefix = text.endswith("*") or text.endswith('*"')

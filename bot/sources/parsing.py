@@ -13,11 +13,12 @@ first body: a poll that parses nothing loads no parser, matcher or clustering co
 Workers are spawned: each is a fresh interpreter that imports the worker code, which is what a fork
 server's child does too (a `python -m bot` owner preloads nothing there), without the fork server's
 own process (14 MB) beside them; never forked, as the owner runs threads. Workers belong to the
-process that built the pool (the owner) and never outlive it: each worker ignores SIGINT (Ctrl-C
+process that built the pool (the owner) and never outlive it. Each worker ignores SIGINT (Ctrl-C
 reaches the whole process group; the owner stops the pool, a worker that took the signal itself
 would only print a traceback), and starts with it blocked (`_Workers`), so that a Ctrl-C while its
-interpreter starts, before it can ignore anything, is not a traceback either; and watches the owner through a pidfd, exiting the moment it dies,
-SIGKILL included; a pidfd names that one process, so a recycled pid cannot fool it.
+interpreter starts, before it can ignore anything, is no traceback either. Each watches the owner
+through a pidfd and exits the moment it dies, SIGKILL included; a pidfd names that one process, so
+a recycled pid cannot fool it.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ if TYPE_CHECKING:  # the worker side (parsers, matcher, clustering) is imported 
     from bot.sources.parseworker import FormSource
 
 # A `thread_first` pool starts its workers when the bodies waiting in its thread would cost more CPU
-# to parse there than a worker costs to start (fork server, imports, compiled topics: about 0.5 s).
+# to parse there than a worker costs to start (a new interpreter, imports, compiled topics: about 0.5 s).
 # The thread's cost is measured in its own CPU time (not wall time, which a busy machine or the GIL
 # would inflate) on the bodies it parsed after its first (which pays for the first use of the parsers
 # and maybe a lemma dictionary's load); until then this guess (a changed 33 KB feed of 50 items read
@@ -186,21 +187,19 @@ class ParserPool:
 
         executor = self._choose(len(body))
         loop = asyncio.get_running_loop()
-        if not (executor is self._thread and self.processes):
-            parsed = await loop.run_in_executor(executor, parse_and_match, kind, body, headers, url, feed_name, known, seen)
-            self._cyrillic_met = self._cyrillic_met or parsed.cyrillic
-            return parsed
-        self._waiting_bytes += len(body)
-        try:
-            parsed, seconds = await loop.run_in_executor(
-                executor, _timed, parse_and_match, kind, body, headers, url, feed_name, known, seen
-            )
-        finally:
-            self._waiting_bytes -= len(body)
-        self._thread_parsed += 1
-        if self._thread_parsed > 1:
-            self._thread_bytes += len(body)
-            self._thread_seconds += seconds
+        args = (kind, body, headers, url, feed_name, known, seen)
+        if executor is self._thread and self.processes:  # measured: it decides when the workers start
+            self._waiting_bytes += len(body)
+            try:
+                parsed, seconds = await loop.run_in_executor(executor, _timed, parse_and_match, *args)
+            finally:
+                self._waiting_bytes -= len(body)
+            self._thread_parsed += 1
+            if self._thread_parsed > 1:
+                self._thread_bytes += len(body)
+                self._thread_seconds += seconds
+        else:
+            parsed = await loop.run_in_executor(executor, parse_and_match, *args)
         self._cyrillic_met = self._cyrillic_met or parsed.cyrillic
         return parsed
 
