@@ -99,6 +99,8 @@ class AsyncDB:
                         if not conn.in_transaction:
                             raise  # SQLite ended the whole transaction: nothing of the group is stored
                         conn.execute("ROLLBACK TO write")
+                        if (count := getattr(conn, "rolled_back", None)) is not None:
+                            count()  # storage.db.TransactionConnection: its kept memory is stale now
                         outcomes.append((False, self._mapped(e)))
                     conn.execute("RELEASE write")
         except Exception as e:

@@ -121,6 +121,14 @@ class TransactionConnection(sqlite3.Connection):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._depth = 0
+        # Transactions and savepoints rolled back so far: what this connection keeps in memory of the
+        # stored state (storage.stories.DocumentFrequencies) is good only while this stays the same.
+        self.rollbacks = 0
+        self.kept: dict[str, object] = {}  # that memory, by name
+
+    def rolled_back(self) -> None:
+        """Count a rollback (of the transaction or of a savepoint)."""
+        self.rollbacks += 1
 
     def __enter__(self) -> TransactionConnection:
         if self._depth == 0 and not self.in_transaction:
@@ -130,7 +138,11 @@ class TransactionConnection(sqlite3.Connection):
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> Literal[False]:
         self._depth -= 1
-        if self._depth or not self.in_transaction:  # inner block, or SQLite rolled back already (disk full)
+        if self._depth:
+            return False  # an inner block: the outer one ends the transaction
+        if et is not None:
+            self.rolled_back()
+        if not self.in_transaction:  # SQLite rolled back already (disk full)
             return False
         if et is not None:
             self.execute("ROLLBACK")
@@ -138,6 +150,7 @@ class TransactionConnection(sqlite3.Connection):
         try:
             self.execute("COMMIT")
         except BaseException:
+            self.rolled_back()
             if self.in_transaction:
                 self.execute("ROLLBACK")
             raise

@@ -134,7 +134,7 @@ def _cluster(
     candidates = recent_candidates(db, clusterer, topics, now - clusterer.window, entry.lang, feed_id)
     chosen = None
     if candidates and terms:
-        df.load(set(terms).union(*(c.terms.keys() for c in candidates)))
+        df.load(terms)  # the candidates' terms are read as they are weighed (most were read before)
         chosen = clusterer.choose(terms, now, candidates, df.idf, topics)
     if chosen is None and entry.anchors and entry.lang:
         others = recent_across(db, topics, now - clusterer.window, entry.lang)
@@ -264,7 +264,7 @@ def save_poll(
     feed_name = db.execute("SELECT name FROM feeds WHERE id = ?", [feed_id]).fetchone()[0]
     hits: list[Hit] = []
     with db.conn:
-        df = DocumentFrequencies(db) if clusterer is not None else None
+        df = DocumentFrequencies.kept(db) if clusterer is not None else None
         # The stories of stored copies are read for the whole poll at once, unless a changed item may
         # join a story on the way (then each new item asks when its turn comes).
         changes = any(e.changed for e in entries)

@@ -24,6 +24,7 @@ from storage.db import chunks, from_iso, iso
 Terms = Mapping[str, float]
 MAX_CANDIDATES = 100  # the most recently updated stories of the item's topics that it is compared with
 MAX_ANCHORS = 200  # a story's anchors kept (numbers and names of its items)
+MAX_KEPT_TERMS = 50_000  # document frequencies a connection keeps between transactions (a few MB)
 
 
 class Clusterer(Protocol):
@@ -62,18 +63,40 @@ class Clusterer(Protocol):
 
 
 class DocumentFrequencies:
-    """Term rarity read lazily from `term_df`, plus this transaction's own items."""
+    """Term rarity read lazily from `term_df`, plus this transaction's own items.
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    `kept` gives the one a connection keeps from one transaction to the next: the frequencies read
+    by earlier polls are not read again. It is kept while no other connection has committed
+    (`PRAGMA data_version`) and none of this connection's transactions or savepoints has rolled back
+    (`storage.db.TransactionConnection.rollbacks`): otherwise the stored counts may differ from the
+    ones held here, and a fresh one reads them again."""
+
+    def __init__(self, db: sqlite_utils.Database, token: tuple[int, int] | None = None) -> None:
         self.db = db
+        self.token = token
         self._df: dict[str, int] = {}
         self._added: Counter[str] = Counter()
         row = db.execute("SELECT df FROM term_df WHERE term = ''").fetchone()
         self.n_docs = int(row[0]) if row else 0
         self._new_docs = 0
 
+    @classmethod
+    def kept(cls, db: sqlite_utils.Database) -> DocumentFrequencies:
+        """The frequencies this connection keeps, still true of the store, or fresh ones (kept from now)."""
+        conn = db.conn
+        memory = getattr(conn, "kept", None)
+        if not isinstance(memory, dict):
+            return cls(db)
+        token = (int(conn.execute("PRAGMA data_version").fetchone()[0]), int(getattr(conn, "rollbacks", 0)))
+        df = memory.get("document_frequencies")
+        if isinstance(df, cls) and df.db is db and df.token == token and len(df._df) < MAX_KEPT_TERMS:
+            return df
+        df = memory["document_frequencies"] = cls(db, token)
+        return df
+
     def load(self, terms: Iterable[str]) -> None:
-        """Read the frequencies of terms not read yet (one query per 500 terms)."""
+        """Read the frequencies of terms not read yet (one query per 500 terms; `idf` reads any other
+        term on its own when first asked)."""
         missing = sorted(set(terms).difference(self._df))
         for chunk in chunks(missing):
             marks = ",".join("?" * len(chunk))
@@ -88,7 +111,11 @@ class DocumentFrequencies:
 
     def idf(self, term: str) -> float:
         """Smoothed inverse document frequency over every stored item (see bot.clustering.Vocabulary)."""
-        df = self._df.get(term, 0) + self._added.get(term, 0)
+        df = self._df.get(term)
+        if df is None:
+            self.load((term,))
+            df = self._df[term]
+        df += self._added.get(term, 0)
         return math.log((self.n_docs + self._new_docs + PRIOR_DOCS) / (df + 0.5))
 
     def save(self) -> None:

@@ -72,6 +72,7 @@ async def test_a_failing_write_undoes_only_its_own_changes(fresh_db: sqlite_util
         await failing
     assert titles(fresh_db) == ["before", "after"]
     assert (await adb.run(titles)) == ["before", "after"]  # committed: a read after the writes sees them
+    assert getattr(fresh_db.conn, "rollbacks", None) == 1  # what the connection keeps in memory is dropped
     adb.close()
 
 

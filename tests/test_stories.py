@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlite_utils
@@ -18,9 +19,10 @@ from bot.pipeline import PollContext, poll_feed
 from bot.sources.fetcher import Fetcher
 from bot.sources.parsing import ParserPool
 from bot.stories import story_url
-from storage.db import AsyncDB
+from storage.db import AsyncDB, open_database
 from storage.feeds import sync_feeds
 from storage.items import NewItem, PollUpdate, save_poll
+from storage.stories import DocumentFrequencies
 from tests.feedserver import FeedServer, rss
 
 NOW = datetime(2025, 11, 28, 12, tzinfo=UTC)
@@ -237,3 +239,35 @@ def test_a_poll_finds_the_stories_of_stored_copies_in_one_query_as_item_by_item(
 )
 def test_a_story_url_names_one_article_or_none(url: str, expected: str | None) -> None:
     assert story_url(url) == expected
+
+
+def test_document_frequencies_are_kept_until_another_connection_commits_or_a_write_rolls_back(
+    fresh_db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    """A poll reads no frequency an earlier poll of the same connection read, and never a stale one."""
+
+    def count(db: sqlite_utils.Database, *terms: str) -> None:
+        with db.conn:
+            df = DocumentFrequencies.kept(db)
+            df.add(terms)
+            df.save()
+
+    count(fresh_db, "rutte", "nato")
+    kept = DocumentFrequencies.kept(fresh_db)
+    assert kept.idf("rutte") == DocumentFrequencies(fresh_db).idf("rutte")
+    count(fresh_db, "rutte")
+    assert DocumentFrequencies.kept(fresh_db) is kept  # the same connection's commits keep it true
+    assert kept.idf("rutte") == DocumentFrequencies(fresh_db).idf("rutte")
+
+    other = open_database(tmp_path / "test.db")  # another process's connection counts an item
+    count(other, "rutte")
+    other.close()
+    fresh = DocumentFrequencies.kept(fresh_db)
+    assert fresh is not kept and (fresh.n_docs, fresh.idf("rutte")) == (3, DocumentFrequencies(fresh_db).idf("rutte"))
+
+    with pytest.raises(RuntimeError), fresh_db.conn:  # a poll whose write fails after counting
+        DocumentFrequencies.kept(fresh_db).add(["nato"])
+        DocumentFrequencies.kept(fresh_db).save()
+        raise RuntimeError("disk went away")
+    after = DocumentFrequencies.kept(fresh_db)
+    assert after is not fresh and after.n_docs == 3 and after.idf("nato") == DocumentFrequencies(fresh_db).idf("nato")
