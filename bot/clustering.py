@@ -204,29 +204,38 @@ def choose_story(
     query_keys: frozenset[str] = frozenset(),
     threshold: float = THRESHOLD,
 ) -> int | None:
-    """The id of the best-scoring candidate at or above the threshold, or None (a new story).
+    """The id of the best-scoring candidate at or above the threshold, or None (a new story); of
+    candidates scoring alike, the one listed last.
 
     A candidate is scored in full only when it could reach the best score so far: the shared weight
     is at most the square root of the share of the item's weight in the terms the two share (the
-    common weight is at most that part of the item's total, and at most the story's total), so a
-    story sharing only the words every candidate has (weighed down by `candidate_rarity`) is passed
-    over at the cost of one set intersection."""
-    shared_terms = [terms.keys() & story.terms.keys() for story in candidates]
+    common weight is at most that part of the item's total, and at most the story's total). The
+    candidates are scored in descending order of that bound, so the first whose bound is below the
+    best score ends the search: a story sharing only the words every candidate has (weighed down by
+    `candidate_rarity`) costs one set intersection and one sum."""
+    mine = set(terms)
+    shared_terms = [mine.intersection(story.terms) for story in candidates]
     weigh = _Weigher(idf, query_keys, _rarity(shared_terms))
-    query = {t for t in terms if _is_query_term(t, query_keys)}
+    query = mine.intersection(query_keys) if not _prefixes(query_keys) else {t for t in mine if _is_query_term(t, query_keys)}
     item = {t: c * weigh(t) for t, c in terms.items()}
     total = sum(item.values())
-    best, best_score = None, threshold
-    for story, shared in zip(candidates, shared_terms, strict=True):
-        s = 0.0
+    if not total:
+        return None
+    weight_of = item.__getitem__
+    bounds = []
+    for i, (story, shared) in enumerate(zip(candidates, shared_terms, strict=True)):
         if len(shared) - len(shared & query) >= MIN_SHARED:
             factor = _factor(at, story)
-            bound = math.sqrt(sum(map(item.__getitem__, shared)) / total) * factor if total else 0.0
-            if bound * BOUND_SLACK >= best_score:
-                s = shared_weight(item, story.terms, weigh) * factor
-        if s >= best_score:
-            best, best_score = story.story_id, s
-    return best
+            bounds.append((math.sqrt(sum(map(weight_of, shared)) / total) * factor, i, factor))
+    bounds.sort(reverse=True)
+    best, best_score = -1, threshold
+    for bound, i, factor in bounds:
+        if bound * BOUND_SLACK < best_score:
+            break  # every later bound is lower still
+        s = shared_weight(item, candidates[i].terms, weigh) * factor
+        if s > best_score or (s == best_score and i > best):
+            best, best_score = i, s
+    return candidates[best].story_id if best >= 0 else None
 
 
 class Vocabulary:
