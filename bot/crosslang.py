@@ -102,9 +102,26 @@ def _prefixes(aliases: Aliases) -> tuple[tuple[str, str], ...]:
     return tuple((k[:-1], v) for k, v in aliases.items() if k.endswith("*"))
 
 
+WORD_READINGS = 20_000  # words kept per alias table (`_Table.readings`); a word met later is read again
+
+# What one word as written says as an anchor (`_reading`): whether it is a name that takes a preceding
+# Cyrillic name's place, the Cyrillic name it leaves pending, and the anchor it adds (or None).
+_Reading = tuple[bool, str, str | None]
+
+
+class _Table:
+    """The topics' aliases, their prefixes, and the reading of each word met so far under them: a word's
+    reading depends only on the word, whether a sentence starts before it and the item's script."""
+
+    def __init__(self, items: tuple[tuple[str, str], ...]) -> None:
+        self.aliases = dict(items)
+        self.prefixes = _prefixes(self.aliases)
+        self.readings: dict[tuple[str, bool, bool], _Reading] = {}
+
+
 @lru_cache(maxsize=64)
-def _prefix_table(items: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    return _prefixes(dict(items))
+def _table(items: tuple[tuple[str, str], ...]) -> _Table:
+    return _Table(items)
 
 
 def _alias_of(word: str, aliases: Aliases, prefixes: tuple[tuple[str, str], ...]) -> str | None:
@@ -118,34 +135,47 @@ def _alias_of(word: str, aliases: Aliases, prefixes: tuple[tuple[str, str], ...]
     return None
 
 
+def _reading(raw: str, sentence_start: bool, latin_text: bool, table: _Table) -> _Reading:
+    word = raw.casefold().replace("ё", "е")
+    name = _alias_of(word, table.aliases, table.prefixes) if table.aliases else None
+    script = _script(raw)
+    cyrillic_name = name is None and script == "cyrillic" and _is_latin_name(raw, sentence_start) and _is_cyrillic_name(word)
+    pending = name_anchor(_latin(word)) if cyrillic_name else ""
+    add: str | None = None
+    if name is not None:
+        add = name_anchor(name)
+    elif script == "hangul":
+        add = _hangul_name(word) or None
+    elif script == "latin" and len(raw) > 1 and (not latin_text or _is_latin_name(raw, sentence_start)):
+        add = name_anchor(fold(word))
+    return name is not None or cyrillic_name, pending, add
+
+
 def anchors(title: str, text: str, lang: str, aliases: Aliases = {}) -> frozenset[str]:  # noqa: B006 (read only)
     """The language-independent anchors of an item: "#1500" numbers, "@name" names."""
     head = unicodedata.normalize("NFKC", f"{title}\n{text[:LEAD_CHARS]}")
     rest, numbers = take_numbers(head)
     found = {n for n in numbers if not _YEAR.fullmatch(n) and _value(n) >= MIN_NUMBER}
     latin_text = lang in LATIN_LANGS
-    prefixes = _prefix_table(tuple(sorted(aliases.items())))
+    table = _table(tuple(sorted(aliases.items())))
+    readings = table.readings
     body = split_scripts(rest)
     pending = ""  # a Cyrillic name, kept unless a name follows it (Марк Рютте, Андрея Ермака: the surname)
     last_end = 0
     for m in _SENTENCE_WORD.finditer(body):
-        raw = m.group(2)
-        word = raw.casefold().replace("ё", "е")
-        name = _alias_of(word, aliases, prefixes) if aliases else None
-        script = _script(raw)
-        cyrillic_name = (
-            name is None and script == "cyrillic" and _is_latin_name(raw, m.group(1) is not None) and _is_cyrillic_name(word)
-        )
-        if pending and not ((name is not None or cyrillic_name) and not body[last_end : m.start(2)].strip()):
+        start, raw = m.groups()
+        key = (raw, start is not None, latin_text)
+        reading = readings.get(key)
+        if reading is None:
+            reading = _reading(raw, start is not None, latin_text, table)
+            if len(readings) < WORD_READINGS:
+                readings[key] = reading
+        joins, next_pending, add = reading
+        if pending and not (joins and not body[last_end : m.start(2)].strip()):
             found.add(pending)
-        pending, last_end = (name_anchor(_latin(word)) if cyrillic_name else ""), m.end(2)
-        if name is not None:
-            found.add(name_anchor(name))
-        elif script == "hangul":
-            if hangul := _hangul_name(word):
-                found.add(hangul)
-        elif script == "latin" and len(raw) > 1 and (not latin_text or _is_latin_name(raw, m.group(1) is not None)):
-            found.add(name_anchor(fold(word)))
+        pending, last_end = next_pending, m.end(2)
+        if add is not None:
+            found.add(add)
     if pending:
         found.add(pending)
     return frozenset(found)

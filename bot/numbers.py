@@ -15,10 +15,12 @@ _SCALES = {
     "billion": 1e9, "milliard": 1e9, "milliards": 1e9, "млрд": 1e9, "миллиард": 1e9, "миллиарда": 1e9,
     "миллиардов": 1e9, "мільярд": 1e9, "мільярда": 1e9, "мільярдів": 1e9, "억": 1e8, "조": 1e12,
 }  # fmt: skip
+# Each pattern starts with the number's first digit, the lookbehind (no word, point or comma before the
+# number) checked after it: a search then skips to the next digit instead of trying every position.
 # A Korean amount names its larger unit first and the rest after it: 4만5000 = 45 000, 1조2000억 = 1.2e12.
-_KOREAN_AMOUNT = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)\s?(조|억|만)\s?(\d{1,4}|\d{1,3},\d{3})\s?(억|만|천)?(?![\d.,])")
+_KOREAN_AMOUNT = re.compile(r"(\d(?<![\w.,]\d)\d*(?:\.\d+)?)\s?(조|억|만)\s?(\d{1,4}|\d{1,3},\d{3})\s?(억|만|천)?(?![\d.,])")
 _NUMBER = re.compile(
-    r"(?<![\w.,])(\d{1,3}(?:[ \u00a0\u202f,.'’]\d{3})+(?!\d)|\d+(?:[.,]\d+)?)"
+    r"(\d(?<![\w.,]\d)(?:\d{0,2}(?:[ \u00a0\u202f,.'’]\d{3})+(?!\d)|\d*(?:[.,]\d+)?))"
     r"(?:\s?(" + "|".join(sorted(_SCALES, key=len, reverse=True)) + r")(?![^\W\d_]{3}))?",
     re.IGNORECASE,
 )

@@ -14,14 +14,13 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from bot.matching.lemmas import WORD_CACHE, lemma
-from bot.matching.normalize import is_hangul, split_scripts
+from bot.matching.normalize import ascii_tokens, is_hangul, split_scripts
 from bot.numbers import take_numbers
 
 TITLE_WEIGHT = 3
 LEAD_WORDS = 40
 MAX_STORY_TERMS = 120  # a story keeps its most frequent terms; the rest weigh too little to matter
 _WORD = re.compile(r"[^\W_]+")
-_DIGIT = re.compile(r"\d")
 
 
 def _terms(text: str, limit: int | None = None) -> list[tuple[str, float]]:
@@ -37,30 +36,57 @@ def _count_terms(
 ) -> None:
     """Add `scale` x the weight of each term of a text (of its first `limit` words) to `counts`: its
     numbers first, then its words in order (and list each (term, weight) in `seen`, when given)."""
-    text = unicodedata.normalize("NFKC", text if limit is None else _first_words(text, limit))
-    rest, numbers = take_numbers(text) if _DIGIT.search(text) else (text, [])
-    raw = _WORD.findall(split_scripts(rest))[:limit]
+    numbers, raw = _tokens(text, limit)
     get = counts.get
     for n in numbers:
         counts[n] = get(n, 0.0) + scale * 1.0
         if seen is not None:
             seen.append((n, 1.0))
     for i, tok in enumerate(raw):
-        for term, weight in _token_terms(tok, i > 0 and tok[:1].isupper()):
+        for term, weight in _token_terms(tok, i > 0 and tok[0].isupper()):
             counts[term] = get(term, 0.0) + scale * weight
             if seen is not None:
                 seen.append((term, weight))
 
 
+def _add_keys(text: str, keys: dict[str, object], limit: int | None = None) -> None:
+    """Add the terms of a text (of its first `limit` words) to `keys` in `_count_terms`' order."""
+    numbers, raw = _tokens(text, limit)
+    keys.update(dict.fromkeys(numbers))
+    update = keys.update
+    for i, tok in enumerate(raw):
+        update(_token_terms(tok, i > 0 and tok[0].isupper()))
+
+
+def _tokens(text: str, limit: int | None) -> tuple[list[str], list[str]]:
+    """The number terms of a text (of its first `limit` words, after NFKC) and its other words as written."""
+    if text.isascii():  # NFKC and split_scripts change nothing (normalize.ascii_tokens)
+        if limit is not None:
+            text = _first_words(text, limit, _FIRST_ASCII_WORDS, r"[^A-Za-z0-9]*+[A-Za-z0-9]++")
+        rest, numbers = take_numbers(text)
+        return numbers, ascii_tokens(rest)[:limit]
+    return _unicode_tokens(text, limit)
+
+
+def _unicode_tokens(text: str, limit: int | None) -> tuple[list[str], list[str]]:
+    """`_tokens` by the rules for any text."""
+    text = unicodedata.normalize("NFKC", text if limit is None else _first_words(text, limit))
+    rest, numbers = take_numbers(text)
+    return numbers, _WORD.findall(split_scripts(rest))[:limit]
+
+
 _FIRST_WORDS: dict[int, re.Pattern[str]] = {}
+_FIRST_ASCII_WORDS: dict[int, re.Pattern[str]] = {}  # the same for ASCII text, in ASCII classes (faster)
 
 
-def _first_words(text: str, limit: int) -> str:
+def _first_words(
+    text: str, limit: int, patterns: dict[int, re.Pattern[str]] = _FIRST_WORDS, word: str = r"[\W_]*+[^\W_]++"
+) -> str:
     """The text up to the end of its `limit`-th word: a long text is read no further than its lead
     (one match of `limit` words and what precedes each, none taken back: fewer words, no match)."""
-    pattern = _FIRST_WORDS.get(limit)
+    pattern = patterns.get(limit)
     if pattern is None:
-        pattern = _FIRST_WORDS[limit] = re.compile(rf"(?:[\W_]*+[^\W_]++){{{limit}}}")
+        pattern = patterns[limit] = re.compile(rf"(?:{word}){{{limit}}}")
     m = pattern.match(text)
     return text[: m.end()] if m else text
 
@@ -93,6 +119,16 @@ def item_terms(title: str, text: str) -> dict[str, float]:
     if text.strip() != title.strip():
         _count_terms(text, 1.0, counts, LEAD_WORDS)
     return counts
+
+
+def item_term_keys(title: str, text: str) -> str:
+    """`" ".join(item_terms(title, text))` without the counts: the terms an item that matched nothing is
+    stored with."""
+    keys: dict[str, object] = {}
+    _add_keys(title, keys)
+    if text.strip() != title.strip():
+        _add_keys(text, keys, LEAD_WORDS)
+    return " ".join(keys)
 
 
 def encode_terms(terms: Mapping[str, float]) -> str:

@@ -100,3 +100,19 @@ def test_of_a_first_name_and_a_surname_only_the_surname_is_an_anchor() -> None:
     """First names are shared by too many people (Андрей Ермак and Андрей anyone, the same day)."""
     found = crosslang.anchors("", "Об этом сообщил Андрей Ермак, а позже Зеленский", "ru")
     assert found == {crosslang.name_anchor("ermak"), crosslang.name_anchor("zelenskii")}
+
+
+def test_an_items_anchors_do_not_depend_on_the_words_read_before() -> None:
+    """A word's reading is kept per alias table once worked out: every report gives the same anchors
+    read first with nothing kept and read after all the others (in another order, as another language)."""
+    reports = list(REPORTS.values())
+    langs = ("en", "ru", "ko")
+    cold = {}
+    for r in reports:
+        for lang in langs:
+            crosslang._table.cache_clear()
+            cold[r.item_id, lang] = crosslang.anchors(r.title, r.lead, lang, SHIPPED.aliases)
+    for r in reversed(reports):
+        for lang in reversed(langs):
+            assert crosslang.anchors(r.title, r.lead, lang, SHIPPED.aliases) == cold[r.item_id, lang], (r.item_id, lang)
+    assert sum(bool(cold[r.item_id, "en"] != cold[r.item_id, "ru"]) for r in reports) > 50

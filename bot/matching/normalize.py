@@ -58,9 +58,26 @@ def split_scripts(text: str) -> str:
     return _SCRIPT_CHANGE.sub(" ", text)
 
 
+# In ASCII text NFKC and split_scripts change nothing, casefold is lower(), and the tokens are the runs
+# of ASCII letters and digits: str.translate and str.split find them several times faster than the regex.
+_ASCII_GAPS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+
+
+def ascii_tokens(text: str) -> list[str]:
+    """`_TOKEN.findall(text)` of an ASCII text."""
+    return text.translate(_ASCII_GAPS).split()
+
+
 def words(text: str) -> list[str]:
     """Casefolded word tokens of `text`, accents kept (NFKC, casefold, ё -> е); in Korean text a Hanja
     abbreviation or a Latin name is a word of its own (北파병 = 北 파병, KTX와 = KTX 와)."""
+    if text.isascii():
+        return text.lower().translate(_ASCII_GAPS).split()
+    return unicode_words(text)
+
+
+def unicode_words(text: str) -> list[str]:
+    """`words` by the rules for any text (`words` takes a shorter way through ASCII text)."""
     return _TOKEN.findall(split_scripts(_casefold(unicodedata.normalize("NFKC", text))))
 
 

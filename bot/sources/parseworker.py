@@ -29,6 +29,7 @@ from bot.matching.watches import WatchIndex, WatchSource
 from bot.models import ParsedFeed, Topic
 from bot.sources.parsing import parse_body
 from bot.stories import text_digest
+from bot.terms import encode_terms, item_term_keys, item_terms
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +158,8 @@ def parse_and_match(
             # An item that matched nothing opens no story: its terms only count towards their rarity,
             # so it is stored with their keys alone (each counting once) rather than their weights,
             # and its language (which chooses a story's candidates) is not worked out.
-            counts = clustering.item_terms(item.title, item.text)
             matched = bool(parsed.matches.get(item.key))
-            terms = clustering.encode_terms(counts) if matched else " ".join(counts)
+            terms = encode_terms(item_terms(item.title, item.text)) if matched else item_term_keys(item.title, item.text)
             lang = clustering.words_language(title + text) if matched else ""
             anchors = ""  # numbers and names, for an item of a topic to join its story in another language
             if matched and lang:
