@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
+from itertools import chain
 
 from bot.matching.lemmas import WORD_CACHE, lemma
 from bot.matching.normalize import ascii_tokens, is_hangul, split_scripts
@@ -53,9 +54,10 @@ def _add_keys(text: str, keys: dict[str, object], limit: int | None = None) -> N
     """Add the terms of a text (of its first `limit` words) to `keys` in `_count_terms`' order."""
     numbers, raw = _tokens(text, limit)
     keys.update(dict.fromkeys(numbers))
-    update = keys.update
-    for i, tok in enumerate(raw):
-        update(_token_terms(tok, i > 0 and tok[0].isupper()))
+    proper = [tok[0].isupper() for tok in raw]  # as `_count_terms` tells them: a capital after the first word
+    if proper:
+        proper[0] = False
+    keys.update(chain.from_iterable(map(_token_terms, raw, proper)))  # (term, weight) pairs, in order
 
 
 def _tokens(text: str, limit: int | None) -> tuple[list[str], list[str]]:

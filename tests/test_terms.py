@@ -3,18 +3,13 @@ Latin name or Hanja abbreviation inside Korean text is a word of its own."""
 
 from __future__ import annotations
 
-import random
-import re
-
 import pytest
 
-from bot import numbers, terms
 from bot.clustering import item_terms
 from bot.matching.matcher import Matcher
-from bot.matching.normalize import unicode_words, words
+from bot.matching.normalize import words
 from bot.models import Topic
 from bot.numbers import take_numbers
-from tests import storyeval
 
 
 @pytest.mark.parametrize(
@@ -83,49 +78,3 @@ def test_a_lead_counts_its_first_words_only_and_a_title_word_three_times() -> No
     assert "#1500" not in terms and "troop" not in terms  # past the 40th word
     short = item_terms("Title", "w1ord, 1,500 troops.")
     assert list(short.items()) == [("title", 3.0), ("#1500", 1.0), ("w1ord", 1.0), ("troop", 1.0)]  # numbers, then words
-
-
-def _reports() -> list[tuple[str, str]]:
-    return [(r.title, r.lead) for path in storyeval.present_sets() for r in storyeval.load_reports(path)]
-
-
-def _ascii_texts() -> list[str]:
-    """Strings of every ASCII character (punctuation, digits, separators, controls) and the ASCII reports."""
-    rnd = random.Random(13)
-    pool = [chr(c) for c in range(128)] + ["1,500", "10 thousand", "2.5 Million", "Peskov", " "] * 8
-    made = ["".join(rnd.choice(pool) for _ in range(rnd.randint(0, 30))) for _ in range(2000)]
-    return made + [t for pair in _reports() for t in pair if t.isascii()]
-
-
-def test_ascii_text_gives_the_words_and_terms_the_unicode_rules_give() -> None:
-    texts = _ascii_texts()
-    assert sum(bool(t) for t in texts) > 2000
-    for text in texts:
-        assert words(text) == unicode_words(text), text
-        for limit in (None, 3, terms.LEAD_WORDS):
-            assert terms._tokens(text, limit) == terms._unicode_tokens(text, limit), (text, limit)
-
-
-def test_an_item_that_matched_nothing_keeps_the_keys_of_its_full_terms() -> None:
-    reports = _reports()
-    assert len(reports) > 400
-    for title, lead in [*reports, ("Same title", " Same title "), ("", "")]:
-        assert terms.item_term_keys(title, lead) == " ".join(item_terms(title, lead)), title
-
-
-def test_numbers_are_where_a_lookbehind_before_the_first_digit_finds_them() -> None:
-    """The patterns check "no word, point or comma before" after the first digit (a faster search): the
-    same spans and groups as the plain patterns that check it first."""
-    scales = "|".join(sorted(numbers._SCALES, key=len, reverse=True))
-    plain = re.compile(
-        rf"(?<![\w.,])(\d{{1,3}}(?:[ \u00a0\u202f,.'’]\d{{3}})+(?!\d)|\d+(?:[.,]\d+)?)(?:\s?({scales})(?![^\W\d_]{{3}}))?",
-        re.IGNORECASE,
-    )
-    korean = re.compile(r"(?<![\w.,])(\d+(?:\.\d+)?)\s?(조|억|만)\s?(\d{1,4}|\d{1,3},\d{3})\s?(억|만|천)?(?![\d.,])")
-    rnd = random.Random(7)
-    pool = [*"0123456789012345 ,.'’\u00a0\u202f_aZé٣x\n", "млн", "Million", "тыс", "만", "억", "조", "천", "abc"]
-    for _ in range(5000):
-        text = "".join(rnd.choice(pool) for _ in range(rnd.randint(1, 14)))
-        for reference, pattern in ((plain, numbers._NUMBER), (korean, numbers._KOREAN_AMOUNT)):
-            expected = [(m.span(), m.groups()) for m in reference.finditer(text)]
-            assert [(m.span(), m.groups()) for m in pattern.finditer(text)] == expected, text

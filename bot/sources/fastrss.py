@@ -34,14 +34,13 @@ from urllib.parse import urljoin
 from lxml import etree
 
 from bot.models import Item, ParsedFeed
-from bot.sources.feeditems import build_item, html_to_text, tell_apart_shared_keys
+from bot.sources.feeditems import build_item, collapse_space, html_to_text, tell_apart_shared_keys
 from bot.sources.feedrules import ATOM_NS, Fields, Refused, as_feedparser, atom_fields, join, rss_fields
 
 __all__ = ["Refused", "parse_fast", "read_fast"]
 
 _DECL_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([^\"';\s]+)")
-_SPACE = re.compile(r"\s+")
 _NOT_PLAIN = re.compile(r"[/.:?#\\\s]")  # a value with none of these is one path segment, joined as is
 _UTF8 = {"utf-8", "utf8"}
 # feedparser keeps a channel's content flag into its first item.
@@ -167,7 +166,7 @@ def _parser() -> etree.XMLParser:
 
 def _to_item(f: Fields, base: str) -> Item | None:
     """The Item rss._entry_to_item makes of feedparser's entry, made of the same fields."""
-    title = html_to_text(f.title) if "html" in f.title_type else _SPACE.sub(" ", f.title).strip()
+    title = html_to_text(f.title) if "html" in f.title_type else collapse_space(f.title)
     summary = f.summary or ""
     longest = max(f.contents, key=len, default="")
     text = html_to_text(longest if len(longest) > len(summary) else summary)

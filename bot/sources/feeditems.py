@@ -20,9 +20,14 @@ from selectolax.lexbor import LexborHTMLParser
 from bot.models import Item
 from bot.stories import content_hash
 
-_SPACE = re.compile(r"\s+")
 _CLOCK = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 TITLE_MAX = 200
+
+
+def collapse_space(text: str) -> str:
+    """The text with each run of whitespace one space, none at either end (`re.sub(r"\\s+", " ", text).strip()`:
+    str.split and the regex's \\s know the same whitespace, and split finds it several times faster)."""
+    return " ".join(text.split())
 
 
 def html_to_text(html: str) -> str:
@@ -30,19 +35,19 @@ def html_to_text(html: str) -> str:
     if not html:
         return ""
     if "<" not in html and "&" not in html:
-        return _SPACE.sub(" ", html).strip()
+        return collapse_space(html)
     tree = LexborHTMLParser(f"<div>{html}</div>")
     tree.strip_tags(["script", "style", "noscript"])
     body = tree.body
     text = body.text(separator=" ") if body is not None else ""
-    return _SPACE.sub(" ", text).strip()
+    return collapse_space(text)
 
 
 def detail_text(value: str, detail: Any) -> str:
     """A feed string as text by feedparser's type for it: HTML (text/html, xhtml) loses its markup;
     plain text (an Atom type="text", or an RSS title with no markup feedparser knows) is kept as written."""
     if detail and "html" not in str(detail.get("type", "html")):
-        return _SPACE.sub(" ", value).strip()
+        return collapse_space(value)
     return html_to_text(value)
 
 
