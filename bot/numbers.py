@@ -19,9 +19,19 @@ _SCALES = {
 # number) checked after it: a search then skips to the next digit instead of trying every position.
 # A Korean amount names its larger unit first and the rest after it: 4만5000 = 45 000, 1조2000억 = 1.2e12.
 _KOREAN_AMOUNT = re.compile(r"(\d(?<![\w.,]\d)\d*(?:\.\d+)?)\s?(조|억|만)\s?(\d{1,4}|\d{1,3},\d{3})\s?(억|만|천)?(?![\d.,])")
+# A scale word is tried only before a letter (what every scale word starts with, in any case).
 _NUMBER = re.compile(
     r"(\d(?<![\w.,]\d)(?:\d{0,2}(?:[ \u00a0\u202f,.'’]\d{3})+(?!\d)|\d*(?:[.,]\d+)?))"
-    r"(?:\s?(" + "|".join(sorted(_SCALES, key=len, reverse=True)) + r")(?![^\W\d_]{3}))?",
+    r"(?:\s?(?=[^\W\d_])(" + "|".join(sorted(_SCALES, key=len, reverse=True)) + r")(?![^\W\d_]{3}))?",
+    re.IGNORECASE,
+)
+# The same in ASCII text, by ASCII classes (\w is [A-Za-z0-9_] there, \s also \x1c-\x1f) and the ASCII
+# scale words (no other can match): a class of ASCII characters is a table look-up, a Unicode one is not.
+_ASCII_NUMBER = re.compile(
+    r"([0-9](?<![A-Za-z0-9_.,][0-9])(?:[0-9]{0,2}(?:[ ,.'][0-9]{3})+(?![0-9])|[0-9]*(?:[.,][0-9]+)?))"
+    r"(?:[\t\n\x0b\x0c\r\x1c-\x1f ]?(?=[A-Za-z])("
+    + "|".join(sorted((s for s in _SCALES if s.isascii()), key=len, reverse=True))
+    + r")(?![A-Za-z]{3}))?",
     re.IGNORECASE,
 )
 
@@ -54,6 +64,8 @@ def take_numbers(text: str) -> tuple[str, list[str]]:
         found.append(f"#{high + low:.0f}")
         return " "
 
+    if text.isascii():
+        return _ASCII_NUMBER.sub(take, text), found
     if "조" in text or "억" in text or "만" in text:  # a Korean amount's units: most texts have none
         text = _KOREAN_AMOUNT.sub(take_korean, text)
     return _NUMBER.sub(take, text), found

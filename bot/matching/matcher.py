@@ -212,7 +212,8 @@ class Matcher:
         self._by_prefix: dict[str, set[int]] = defaultdict(set)
         self._prefix_lengths: set[int] = set()
         self._cache: dict[str, frozenset[int]] = {}
-        self._word_cache: dict[str, bool] = {}
+        self._starters: set[str] = set()  # words that can start a match, and words that cannot (may_match)
+        self._idle: set[str] = set()
         self._waiting: list[tuple[int, Term]] = []  # terms that need the Cyrillic dictionaries
         for i, ct in enumerate(self.topics):
             for term in iter_terms(ct.ast):
@@ -242,23 +243,29 @@ class Matcher:
         for i, term in waiting:
             self._add(i, term)
         self._cache.clear()
-        self._word_cache.clear()
+        self._starters.clear()
+        self._idle.clear()
 
     def may_match(self, *word_lists: list[str]) -> bool:
         """Whether any of these words could start a match of some topic (cached per word form): when
         none can, the item matches nothing and needs no index (`candidates` would be empty)."""
-        cache = self._word_cache
+        idle, starters = self._idle, self._starters
         for tokens in word_lists:
+            if idle.issuperset(tokens):  # most items: every word known to start nothing (one pass in C)
+                continue
             for tok in tokens:
-                hit = cache.get(tok)
-                if hit is None:
+                if tok in idle:
+                    continue
+                if tok not in starters:
                     if self._waiting and is_cyrillic(tok):
                         self._index_cyrillic()
-                    hit = any(self._topics_of(k) for k in text_keys(tok))
-                    if len(cache) < WORD_CACHE:
-                        cache[tok] = hit
-                if hit:
-                    return True
+                    if not any(self._topics_of(k) for k in text_keys(tok)):
+                        if len(idle) + len(starters) < WORD_CACHE:
+                            idle.add(tok)
+                        continue
+                    if len(idle) + len(starters) < WORD_CACHE:
+                        starters.add(tok)
+                return True
         return False
 
     def candidates(self, idx: TextIndex) -> set[int]:
