@@ -10,6 +10,7 @@ give it as every item's link. Items with no such tie are joined by their content
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -57,6 +58,21 @@ def canonical_url(url: str | None) -> str | None:
     if not url:
         return None
     url = url.strip()
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain:  # most article links: what the general path below makes of them, without splitting them
+        path = plain[2] or "/"
+        return f"https://{plain[1]}{path.rstrip('/') if len(path) > 1 else path}"
+    return _canonical_url(url)
+
+
+# An http(s) URL whose host is lower-case letters, digits, dots and hyphens (no port, no user) and
+# whose path has no query, fragment or white space: its canonical form is https://host/path, without
+# the host's "www." (one, as removeprefix takes it).
+_PLAIN_URL = re.compile(r"https?://(?:www\.)?([a-z0-9][a-z0-9.-]*)(/[^?#\s]*)?")
+
+
+def _canonical_url(url: str) -> str | None:
+    """`canonical_url` of a stripped URL, by splitting it."""
     if url.startswith("//"):
         url = "https:" + url
     try:

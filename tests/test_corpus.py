@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,10 @@ import pytest
 from bot.config import load_config
 from bot.errors import ParseError
 from bot.matching.matcher import Matcher
+from bot.models import Item
 from bot.sources.rss import parse_feed
 from bot.sources.tchannel import parse_channel_page
+from bot.stories import _PLAIN_URL, _canonical_url, canonical_url
 from tests.conftest import CORPUS, ROOT, corpus_file
 
 # file -> (items, first title, first link)
@@ -123,15 +126,51 @@ def test_truncated_reuters_feed_is_a_parse_error() -> None:
         parse_feed(corpus_file("news/feedrs__reuters_most_read_invalid.rss.xml").read_bytes(), {}, "")
 
 
-def _all_corpus_items() -> list[tuple[str, str, str]]:
+@lru_cache(maxsize=1)
+def _news_items() -> list[tuple[str, Item]]:
     out = []
     for path in sorted((CORPUS / "news").glob("*.xml")):
         try:
             parsed = parse_feed(path.read_bytes(), {}, "")
         except ParseError:
             continue
-        out += [(path.name, it.title, it.text) for it in parsed.items]
+        out += [(path.name, it) for it in parsed.items]
     return out
+
+
+def _all_corpus_items() -> list[tuple[str, str, str]]:
+    return [(name, it.title, it.text) for name, it in _news_items()]
+
+
+TRICKY_URLS = [
+    "https://www.bbc.co.uk/news/world-1",
+    "HTTP://Example.COM/A/",
+    "https://example.com:443/a",
+    "http://example.com:8080/a//",
+    "https://user@example.com/a",
+    "https://example.com/a?utm_source=x&b=2&a=1#top",
+    "https://example.com/a\tb/",
+    "https://example.com/a\u00a0b",
+    "https://example.com//",
+    "https://example.com",
+    "https://example.com/%D0%BC%D0%B8%D1%80/",
+    "https://пример.рф/новость",
+    "ftp://example.com/a",
+    "//example.com/a",
+    "https://[::1]/a",
+    "https://-a.example/x",
+    "https://www.www.example.com/a/",
+    "https://www.com/",
+]
+
+
+def test_plain_article_links_take_a_short_way_to_the_same_canonical_url() -> None:
+    """Most links skip the URL split; every link, corpus or contrived, gets what the split gives."""
+    if not CORPUS.exists():
+        pytest.skip("../shared/corpus is not available in this checkout")
+    links = [it.url for _, it in _news_items() if it.url] + TRICKY_URLS
+    assert [canonical_url(u) for u in links] == [_canonical_url(u.strip()) for u in links]
+    assert sum(bool(_PLAIN_URL.fullmatch(u)) for u in links) > len(links) / 3  # 354 of 893 corpus links
 
 
 def test_shipped_topics_hit_only_the_story_in_the_news_corpus() -> None:
