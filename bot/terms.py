@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
 from itertools import chain
+from typing import cast
 
 from bot.matching.lemmas import WORD_CACHE, lemma
 from bot.matching.normalize import ascii_tokens, is_hangul, split_scripts
@@ -43,8 +44,8 @@ def _count_terms(
         counts[n] = get(n, 0.0) + scale * 1.0
         if seen is not None:
             seen.append((n, 1.0))
-    for i, tok in enumerate(raw):
-        for term, weight in _token_terms(tok, i > 0 and tok[0].isupper()):
+    for found in _terms_per_word(raw):
+        for term, weight in found:
             counts[term] = get(term, 0.0) + scale * weight
             if seen is not None:
                 seen.append((term, weight))
@@ -54,10 +55,7 @@ def _add_keys(text: str, keys: dict[str, object], limit: int | None = None) -> N
     """Add the terms of a text (of its first `limit` words) to `keys` in `_count_terms`' order."""
     numbers, raw = _tokens(text, limit)
     keys.update(dict.fromkeys(numbers))
-    proper = [tok[0].isupper() for tok in raw]  # as `_count_terms` tells them: a capital after the first word
-    if proper:
-        proper[0] = False
-    keys.update(chain.from_iterable(map(_token_terms, raw, proper)))  # (term, weight) pairs, in order
+    keys.update(chain.from_iterable(_terms_per_word(raw)))  # (term, weight) pairs, in order
 
 
 def _tokens(text: str, limit: int | None) -> tuple[list[str], list[str]]:
@@ -93,8 +91,35 @@ def _first_words(
     return text[: m.end()] if m else text
 
 
-@lru_cache(maxsize=WORD_CACHE)
-def _token_terms(tok: str, proper: bool) -> tuple[tuple[str, float], ...]:
+Terms = tuple[tuple[str, float], ...]
+# The terms of each word met (`_token_terms`), a name's where a capital marks one: inside a text for any
+# word, first in a text for a capitalised one (a capital that starts a text marks nothing).
+_INSIDE: dict[str, Terms] = {}
+_LEADING: dict[str, Terms] = {}
+
+
+def _terms_per_word(raw: list[str]) -> list[Terms]:
+    """The terms of each word of a text, as written (`_token_terms`; a capital after the first word
+    marks a name), mostly from the words met before (looked up in C)."""
+    found: list[Terms | None] = list(map(_INSIDE.get, raw))
+    if raw and raw[0][0].isupper():
+        first = _LEADING.get(raw[0])
+        found[0] = first if first is not None else _kept(_LEADING, raw[0], False)
+    if None in found:
+        for i, tok in enumerate(raw):
+            if found[i] is None:
+                found[i] = _kept(_INSIDE, tok, tok[0].isupper())
+    return cast(list[Terms], found)  # no None left
+
+
+def _kept(cache: dict[str, Terms], tok: str, proper: bool) -> Terms:
+    terms = _token_terms(tok, proper)
+    if len(cache) < WORD_CACHE:
+        cache[tok] = terms
+    return terms
+
+
+def _token_terms(tok: str, proper: bool) -> Terms:
     """The terms of one word as written (a name's lemma when `proper`): none for a number or a word
     too short to tell anything, a Korean compound's syllable pairs weighing together as one word."""
     word = tok.casefold().replace("ё", "е")

@@ -36,6 +36,20 @@ def test_ascii_text_gives_the_words_and_terms_the_unicode_rules_give() -> None:
             assert terms._tokens(text, limit) == terms._unicode_tokens(text, limit), (text, limit)
 
 
+def test_the_terms_of_words_met_before_are_the_terms_of_the_words() -> None:
+    """Each word's terms are kept (`_terms_per_word`): the same as worked out anew, a capital after the
+    first word marking a name, whether the words were met before or not."""
+    texts = [t for pair in _reports() for t in pair]
+    for warm in (False, True):
+        for text in texts:
+            if not warm:
+                terms._INSIDE.clear()
+                terms._LEADING.clear()
+            raw = terms._tokens(text, None)[1]
+            expected = [terms._token_terms(tok, i > 0 and tok[0].isupper()) for i, tok in enumerate(raw)]
+            assert terms._terms_per_word(raw) == expected, text
+
+
 def test_an_item_that_matched_nothing_keeps_the_keys_of_its_full_terms() -> None:
     reports = _reports()
     assert len(reports) > 400
@@ -68,6 +82,7 @@ def test_whitespace_collapses_as_the_regex_collapses_it() -> None:
     every = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
     spaces = "".join(re.findall(r"\s", every))
     assert spaces == "".join(c for c in every if c.isspace()) and len(spaces) > 25
+    assert not any(c.isprintable() for c in spaces.replace(" ", ""))  # what lets a printable text stand
     rnd = random.Random(5)
     for _ in range(2000):
         text = "".join(rnd.choice([*spaces, "a", "é", "字", "-", " "]) for _ in range(rnd.randint(0, 12)))

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
@@ -26,7 +27,11 @@ TITLE_MAX = 200
 
 def collapse_space(text: str) -> str:
     """The text with each run of whitespace one space, none at either end (`re.sub(r"\\s+", " ", text).strip()`:
-    str.split and the regex's \\s know the same whitespace, and split finds it several times faster)."""
+    str.split and the regex's \\s know the same whitespace, and split finds it several times faster). A
+    printable text holds no whitespace but the space (the others are separators or controls): with no
+    two spaces together and none at either end, it is as it stands."""
+    if text.isprintable() and "  " not in text and not text.startswith(" ") and not text.endswith(" "):
+        return text
     return " ".join(text.split())
 
 
@@ -117,10 +122,14 @@ def day_end_if_dateless(raw: object, parsed: datetime | None) -> datetime | None
     hour of it, and the latest one is the only reading that never makes fresh news look old."""
     if parsed is None or not isinstance(raw, str):
         return parsed
+    return parsed + timedelta(days=1, seconds=-1) if _dateless(raw) else parsed
+
+
+@lru_cache(maxsize=1024)  # a feed's items, and an outlet's feeds, repeat their dates
+def _dateless(raw: str) -> bool:
+    """Whether a date is written without a time of day, or with 00:00."""
     clock = _CLOCK.search(raw)
-    if clock is None or not any(int(part or 0) for part in clock.groups()):
-        return parsed + timedelta(days=1, seconds=-1)
-    return parsed
+    return clock is None or not any(int(part or 0) for part in clock.groups())
 
 
 def struct_to_dt(st: time.struct_time | None) -> datetime | None:
