@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(config_path=args.config, db_path=args.db)
         # `check` and `feeds` always validate; a poll may take the config validated by the run before.
         cache = None if args.command in ("check", "feeds") else Path(f"{settings.db_path}.config.json")
-        config = load_config(settings.config_path, settings.web_url, cache)
+        config = load_config(settings.config_path, settings.web_url, cache, apart=args.command == "once")
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

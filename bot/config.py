@@ -41,15 +41,19 @@ class Config:
     digest: str = ""  # sha256 of the text it was read from: a reload skips a file that did not change
 
 
-def load_config(path: Path, web_url: str = "https://t.me", cache: Path | None = None) -> Config:
+def load_config(path: Path, web_url: str = "https://t.me", cache: Path | None = None, *, apart: bool = False) -> Config:
     """Read and validate feeds.yaml; raise ConfigError naming file:line on any problem. With a `cache`
-    file, a text validated before by this version of the rules is not validated again (see config_cache)."""
+    file, a text validated before by this version of the rules is not validated again (see config_cache);
+    with `apart` too, a text the cache does not hold is validated by a child process that keeps it
+    there, so that this process never loads the validator (pydantic and ruamel.yaml: about 11 MB)."""
     text = read_config_text(path)
     if cache is None:
         return parse_config(text, path, web_url)
-    from bot.config_cache import cached_config, keep_config
+    from bot.config_cache import cached_config, keep_config, validate_apart
 
     found = cached_config(cache, text, path, web_url)
+    if found is None and apart and validate_apart(path, web_url, cache):
+        found = cached_config(cache, text, path, web_url)  # None if the file changed meanwhile
     if found is not None:
         return found
     config = parse_config(text, path, web_url)

@@ -7,6 +7,10 @@ the source of every module the validation depends on: a changed file, a changed 
 of the rules is validated again. The entry is JSON (the plain fields of bot.config.Config), written
 to a temporary file and renamed into place; a cache that cannot be read or written is ignored, never
 an error: the file is then validated as it would be without one.
+
+`python -m bot.config_cache FILE WEB_URL CACHE` validates a file and keeps it in the cache: `once`
+validates a changed feeds.yaml that way (`validate_apart`), in a process that exits before the poll
+starts, so the poll's processes never hold the validator.
 """
 
 from __future__ import annotations
@@ -14,12 +18,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from bot.config import Config
+from bot.errors import ConfigError
 from bot.models import FeedConfig, Topic
+
+INVALID = 3  # the exit status of `python -m bot.config_cache` for a file with an error (printed alone)
 
 _RULES = ("config.py", "config_schema.py", "config_values.py", "config_yaml.py", "config_text.py", "config_cache.py", "models.py")
 _QUERY = Path(__file__).parent / "matching" / "query.py"
@@ -91,3 +100,36 @@ def _from_json(d: dict[str, Any], path: Path) -> Config:
         max_age_s=None if d["max_age_s"] is None else int(d["max_age_s"]),
         digest=str(d["digest"]),
     )
+
+
+def validate_apart(path: Path, web_url: str, cache_path: Path) -> bool:
+    """Validate feeds.yaml in a child process that keeps it in the cache: True once it is there, a
+    ConfigError with the child's message when the file is wrong, False when the child could not
+    tell (it could not start, or failed some other way): the caller then validates it itself."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "bot.config_cache", str(path), web_url, str(cache_path)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if done.returncode == INVALID and done.stderr.strip():
+        raise ConfigError(done.stderr.strip())
+    return done.returncode == 0
+
+
+def _validate(argv: list[str]) -> int:
+    from bot.config import load_config
+
+    try:
+        load_config(Path(argv[0]), argv[1], Path(argv[2]))
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return INVALID
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_validate(sys.argv[1:]))
