@@ -49,12 +49,8 @@ def number_value(digits: str, scale: str | None) -> str:
 
 
 def take_numbers(text: str) -> tuple[str, list[str]]:
-    """The text with its numbers taken out, and the numbers as terms."""
+    """The text with its numbers taken out (each one a space), and the numbers as terms."""
     found: list[str] = []
-
-    def take(m: re.Match[str]) -> str:
-        found.append(number_value(m.group(1), m.group(2)))
-        return " "
 
     def take_korean(m: re.Match[str]) -> str:
         high = float(m.group(1)) * _SCALES[m.group(2)]
@@ -64,8 +60,12 @@ def take_numbers(text: str) -> tuple[str, list[str]]:
         found.append(f"#{high + low:.0f}")
         return " "
 
-    if text.isascii():
-        return _ASCII_NUMBER.sub(take, text), found
-    if "조" in text or "억" in text or "만" in text:  # a Korean amount's units: most texts have none
+    pattern = _ASCII_NUMBER if text.isascii() else _NUMBER
+    if pattern is _NUMBER and ("조" in text or "억" in text or "만" in text):  # a Korean amount's units
         text = _KOREAN_AMOUNT.sub(take_korean, text)
-    return _NUMBER.sub(take, text), found
+    # split with the pattern's two groups: the text between numbers, then each number's digits and scale
+    parts = pattern.split(text)
+    if len(parts) == 1:
+        return text, found
+    found.extend(number_value(parts[i], parts[i + 1]) for i in range(1, len(parts), 3))
+    return " ".join(parts[::3]), found
