@@ -102,7 +102,7 @@ def worker_report(name: str, bodies: list[bytes], repeat: int) -> None:
         with contextlib.suppress(ParseError):
             readable.append((body, h, parse_body("rss", body, h, URL).items))
     items = [it for _, _, found in readable for it in found]
-    matcher, aliases = parseworker._matcher, parseworker._aliases
+    matcher, aliases = parseworker._state.matcher, parseworker._state.aliases
     assert matcher is not None
     split = [(words(it.title), words(it.text)) for it in items]
     feed_words = words("Feed")

@@ -163,6 +163,17 @@ async def test_a_thread_first_pool_parses_in_its_owner_until_the_backlog_outlast
         assert pool._executor is not None  # the bodies past the backlog went to the workers
 
 
+async def test_a_pool_parsing_in_a_thread_keeps_its_topics_beside_the_pool_that_replaces_it() -> None:
+    """A hot reload builds a pool for the new topics while the old one may still parse: in the owner's
+    threads, each matches with its own pool's topics."""
+    body = rss([{"title": "Peskov met Rutte", "link": "https://n.example/1", "guid": "1"}])
+    old, new = ParserPool(1, (Topic("peskov", "Peskov", "peskov"),)), ParserPool(1, (Topic("rutte", "Rutte", "rutte"),))
+    async with old, new:
+        for pool, topic in [(old, "peskov"), (new, "rutte"), (old, "peskov")]:
+            parsed = await pool.parse("rss", body, {}, "http://127.0.0.1/f")
+            assert [[m.topic for m in found] for found in parsed.matches.values()] == [[topic]]
+
+
 async def test_parse_workers_start_with_ctrl_c_blocked_and_ignore_it() -> None:
     """A Ctrl-C to the process group while a worker's interpreter starts must not reach it: the worker
     is started with SIGINT blocked, and keeps it blocked and ignored."""

@@ -42,23 +42,31 @@ class FormSource(Protocol):
         ...
 
 
-_matcher: Matcher | None = None
-_aliases: crosslang.Aliases = {}
-_watches: WatchIndex | None = None
-_watch_source: WatchSource | None = None
-_forms: FormSource | None = None
+class _State(threading.local):
+    """What a worker compiled for its pool, per thread: a pool that parses in a thread of the owner
+    process (bot.sources.parsing.ParserPool) may run beside the pool that replaces it after a hot
+    reload, each thread matching with its own pool's topics (a process worker has the one thread)."""
+
+    def __init__(self) -> None:  # run in each thread on its first use
+        self.matcher: Matcher | None = None
+        self.aliases: crosslang.Aliases = {}
+        self.watches: WatchIndex | None = None
+        self.watch_source: WatchSource | None = None
+        self.forms: FormSource | None = None
+
+
+_state = _State()
 
 
 def _init_worker(topics: tuple[Topic, ...], watches: WatchSource | None = None, forms: FormSource | None = None) -> None:
     """Compile the topics once per worker (and import the parsers); watches compile on first use."""
-    global _matcher, _aliases, _watches, _watch_source, _forms
     import bot.sources.rss  # noqa: F401
 
-    _forms = forms
+    _state.forms = forms
     lemmas.use_store(_stored_analysis if forms is not None else None)
-    _matcher = Matcher(topics)
-    _aliases = crosslang.alias_groups(t.query for t in topics)
-    _watches, _watch_source = (WatchIndex(), watches) if watches is not None else (None, None)
+    _state.matcher = Matcher(topics)
+    _state.aliases = crosslang.alias_groups(t.query for t in topics)
+    _state.watches, _state.watch_source = (WatchIndex(), watches) if watches is not None else (None, None)
 
 
 def _start_worker(
@@ -72,10 +80,11 @@ def _start_worker(
 
 def _stored_analysis(word: str) -> str | None:
     """A word's analysis kept by an earlier process, or None (also when it cannot be read: analysed again)."""
-    if _forms is None:
+    forms = _state.forms
+    if forms is None:
         return None
     try:
-        return _forms.analysis(word, lemmas.generation())
+        return forms.analysis(word, lemmas.generation())
     except sqlite3.Error as e:
         log.warning("stored word forms not read (analysed again): %s", e)
         return None
@@ -83,19 +92,20 @@ def _stored_analysis(word: str) -> str | None:
 
 def _fresh_forms() -> tuple[str, dict[str, str]] | None:
     fresh = lemmas.take_fresh()
-    return (lemmas.generation(), fresh) if fresh and _forms is not None else None
+    return (lemmas.generation(), fresh) if fresh and _state.forms is not None else None
 
 
 def _sync_watches() -> WatchIndex | None:
     """The worker's watches, caught up with the source; on a read error the ones held are used."""
-    if _watches is None or _watch_source is None:
+    watches, source = _state.watches, _state.watch_source
+    if watches is None or source is None:
         return None
     try:
-        for watch_id, error in _watches.sync(_watch_source):
+        for watch_id, error in watches.sync(source):
             log.warning("watch %d not compiled: %s", watch_id, error)
     except sqlite3.Error as e:
         log.warning("watches not refreshed (the ones held are used): %s", e)
-    return _watches
+    return watches
 
 
 def _exit_with_owner(owner_pid: int) -> None:
@@ -139,18 +149,19 @@ def parse_and_match(
     if known:
         parsed.items = [it for it in parsed.items if known.get(it.key) != text_digest(it.title, it.text)]
     watches = _sync_watches()
+    matcher, aliases = _state.matcher, _state.aliases
     feed_words = words(feed_name)
     # Most items match nothing: when no word of an item can start a topic's match (and there are no
     # watches to ask), it gets no word index at all.
-    screen = _matcher is not None and not watches and not _matcher.may_match(feed_words)
+    screen = matcher is not None and not watches and not matcher.may_match(feed_words)
     for item in parsed.items:
         title, text = words(item.title), words(item.text)
-        if _matcher is not None and item.key not in parsed.matches:
-            if screen and not _matcher.may_match(title, text):
+        if matcher is not None and item.key not in parsed.matches:
+            if screen and not matcher.may_match(title, text):
                 parsed.matches[item.key] = []
             else:
                 idx = index_words(title, text, feed_words, (item.title, item.text, feed_name))
-                found = _matcher.match_index(idx)
+                found = matcher.match_index(idx)
                 if watches is not None:
                     found += watches.match_index(idx)
                 parsed.matches[item.key] = found
@@ -163,7 +174,7 @@ def parse_and_match(
             lang = clustering.words_language(title + text) if matched else ""
             anchors = ""  # numbers and names, for an item of a topic to join its story in another language
             if matched and lang:
-                anchors = crosslang.encode_anchors(crosslang.anchors(item.title, item.text, lang, _aliases))
+                anchors = crosslang.encode_anchors(crosslang.anchors(item.title, item.text, lang, aliases))
             parsed.terms[item.key] = (terms, lang, anchors)
     parsed.word_forms = _fresh_forms()
     parsed.cyrillic = lemmas.met_cyrillic()
