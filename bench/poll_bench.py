@@ -2,6 +2,7 @@
 
     python bench/poll_bench.py --feeds 1000 [--repeat 3] [--mode poll once]
     python bench/poll_bench.py --feeds 10000 --repeat 1
+    python bench/poll_bench.py --modes once --repeat 4 --against ../previous-checkout
 
 Each scenario runs in a process of its own, measured from outside over its whole process tree (the parse
 workers and multiprocessing's resource tracker are processes of their own, whose CPU the poller's
@@ -15,6 +16,9 @@ workers and multiprocessing's resource tracker are processes of their own, whose
 Modes: `poll` is one in-process round of `bot.pipeline.poll_feed` over every feed (its wall also shown
 without interpreter start-up), `once` is the command a user runs, `python -m bot once --json`.
 Each scenario is repeated on a fresh database and feed server; the median of the repeats is printed.
+`--against DIR` runs `python -m bot once` of another checkout (DIR, e.g. a `git worktree` of an earlier
+commit) in turn with this one, repeat by repeat, and prints every run of each: on a machine whose speed
+drifts from one minute to the next, only runs taken side by side compare.
 newsboat (`newsboat -x reload`), when installed, polls the same feeds three times per repeat: it sends
 conditional headers only from its third poll, so that one is its all-304 figure.
 """
@@ -139,12 +143,12 @@ def proportional_set_size(pid: int) -> int:
 
 
 def run_tree(
-    cmd: list[str], env: dict[str, str], exclude: set[int], check: bool = True
+    cmd: list[str], env: dict[str, str], exclude: set[int], check: bool = True, cwd: Path = ROOT
 ) -> tuple[float, float, float, float, str]:
-    """Run a command; (wall s, CPU s, peak RSS MB, peak PSS MB) of its whole process tree, and its stdout."""
+    """Run a command in `cwd`; (wall s, CPU s, peak RSS MB, peak PSS MB) of its whole process tree, and its stdout."""
     cpu0, t0 = children_cpu(), time.perf_counter()
     with TreeWatch(exclude) as watch:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
         out, err = proc.communicate()
         deadline = time.monotonic() + 30
         while (left := watch.descendants()) and time.monotonic() < deadline:  # orphans reparented here
@@ -184,8 +188,9 @@ def scenario_command(mode: str, config: Path, db: Path) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--child-poll", str(config), str(db)]
 
 
-def run_repeat(args: argparse.Namespace, mode: str, tmp: Path) -> tuple[list[Sample], list[float]]:
-    """One cold, all-304 and 10%-changed poll on a fresh feed server and database; newsboat's three polls."""
+def run_repeat(args: argparse.Namespace, mode: str, tmp: Path, root: Path = ROOT) -> tuple[list[Sample], list[float]]:
+    """One cold, all-304 and 10%-changed poll of the checkout at `root` on a fresh feed server and
+    database; newsboat's three polls."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "feed_server.py"), "--port", str(port), "--feeds", str(args.feeds)]
@@ -211,10 +216,11 @@ def run_repeat(args: argparse.Namespace, mode: str, tmp: Path) -> tuple[list[Sam
                 bump = urllib.request.Request(f"http://127.0.0.1:{port}/bump?fraction=0.1", method="POST")
                 urllib.request.urlopen(bump).read()
             before = count_items(db)
-            wall, cpu, rss, pss, out = run_tree(scenario_command(mode, config, db), env, {server.pid})
+            wall, cpu, rss, pss, out = run_tree(scenario_command(mode, config, db), env, {server.pid}, cwd=root)
             inner = json.loads(out.strip().splitlines()[-1])["wall"] if mode == "poll" else None
             samples.append(Sample(wall, cpu, rss, pss, count_items(db) - before, inner))
-        nb = newsboat(port, args.feeds, tmp, {server.pid}) if mode == args.modes[0] and not args.no_newsboat else []
+        first = mode == args.modes[0] and root == ROOT
+        nb = newsboat(port, args.feeds, tmp, {server.pid}) if first and not args.no_newsboat else []
         return samples, nb
     finally:
         server.terminate()
@@ -256,9 +262,14 @@ def child_poll(config_path: str, db_path: str) -> None:
     print(json.dumps({"wall": time.perf_counter() - t0}))
 
 
-def report(mode: str, feeds: int, runs: list[list[Sample]]) -> None:
+def report(mode: str, feeds: int, runs: list[list[Sample]], each: bool = False) -> None:
     print(f"mode {mode}: {'in-process poll_feed round' if mode == 'poll' else 'python -m bot once --json'}")
     for i, label in enumerate(SCENARIOS):
+        if each:
+            print(
+                f"  {label:<12} runs: wall {' / '.join(f'{r[i].wall:.2f}' for r in runs)} s, tree CPU "
+                f"{' / '.join(f'{r[i].cpu:.2f}' for r in runs)} s, peak RSS {' / '.join(f'{r[i].rss_mb:.0f}' for r in runs)} MB"
+            )
         got = [r[i] for r in runs]
         wall = statistics.median(s.wall for s in got)
         cpu = statistics.median(s.cpu for s in got)
@@ -283,8 +294,13 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=50)
     ap.add_argument("--workers", type=int, default=0, help="parser processes (0 = the default of Settings)")
     ap.add_argument("--no-newsboat", action="store_true", help="skip the newsboat comparison")
+    ap.add_argument("--against", type=Path, help="another checkout whose `once` runs in turn with this one's")
     ap.add_argument("--child-poll", nargs=2, metavar=("CONFIG", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.against and args.modes != ["once"]:
+        ap.error("--against compares `python -m bot once` runs: give --modes once")
+    if args.against and not (args.against / "bot" / "__main__.py").exists():
+        ap.error(f"--against {args.against}: no checkout of Newswatch there (bot/__main__.py)")
     if args.child_poll:
         child_poll(*args.child_poll)
         return
@@ -295,17 +311,22 @@ def main() -> None:
         f"{args.feeds} feeds x 50 items on 127.0.0.1, concurrency {args.concurrency}, shipped topics, "
         f"{os.cpu_count()} cores, median of {args.repeat}"
     )
-    runs: dict[str, list[list[Sample]]] = {m: [] for m in args.modes}
+    roots = [ROOT, args.against.resolve()] if args.against else [ROOT]
+    runs: dict[tuple[Path, str], list[list[Sample]]] = {(r, m): [] for r in roots for m in args.modes}
     nb_runs: list[list[float]] = []
     for _ in range(args.repeat):
-        for mode in args.modes:  # interleaved, so a busy moment of a shared machine hits every mode alike
-            with tempfile.TemporaryDirectory() as tmpdir:
-                samples, nb = run_repeat(args, mode, Path(tmpdir))
-                runs[mode].append(samples)
-                if nb:
-                    nb_runs.append(nb)
-    for mode in args.modes:
-        report(mode, args.feeds, runs[mode])
+        for root in roots:  # in turn, so the machine's drift hits both checkouts alike
+            for mode in args.modes:  # interleaved, so a busy moment of a shared machine hits every mode alike
+                with tempfile.TemporaryDirectory() as tmpdir:
+                    samples, nb = run_repeat(args, mode, Path(tmpdir), root)
+                    runs[root, mode].append(samples)
+                    if nb:
+                        nb_runs.append(nb)
+    for root in roots:
+        if args.against:
+            print(f"{'this checkout' if root == ROOT else 'against'}: {root}")
+        for mode in args.modes:
+            report(mode, args.feeds, runs[root, mode], each=bool(args.against))
     if not shutil.which("newsboat"):
         print("newsboat: not installed (apt-get install newsboat), comparison skipped")
     elif nb_runs:
