@@ -97,11 +97,9 @@ def main() -> None:
     import ctypes
     import os
     import statistics
-    import subprocess
     import tempfile
-    import urllib.request
 
-    from poll_bench import PR_SET_CHILD_SUBREAPER, free_port, run_tree, wait_for
+    from poll_bench import PR_SET_CHILD_SUBREAPER, bump, feed_server, run_tree
 
     if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise SystemExit("bench: prctl(PR_SET_CHILD_SUBREAPER) failed: whole-tree CPU cannot be measured")
@@ -109,34 +107,15 @@ def main() -> None:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     runs: dict[str, list[tuple[float, float, float]]] = {s: [] for s in SCENARIOS}
     for _ in range(args.repeat):
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "feed_server.py"), "--port", str(port), "--feeds", str(args.feeds)]
-        )
-        try:
-            wait_for(port)
-            with tempfile.TemporaryDirectory() as tmp:
-                for label in SCENARIOS:
-                    if label == "10% changed":
-                        bump = urllib.request.Request(f"http://127.0.0.1:{port}/bump?fraction=0.1", method="POST")
-                        urllib.request.urlopen(bump).read()
-                    mode = "changed" if label == "10% changed" else label
-                    cmd = [
-                        sys.executable,
-                        __file__,
-                        "--feeds",
-                        str(args.feeds),
-                        "--child",
-                        mode,
-                        str(port),
-                        str(args.concurrency),
-                    ]
-                    cmd += [f"{tmp}/floor.db", f"{tmp}/etags.json"]
-                    wall, cpu, rss, _, _ = run_tree(cmd, env, {server.pid})
-                    runs[label].append((wall, cpu, rss))
-        finally:
-            server.terminate()
-            server.wait(5)
+        with feed_server(args.feeds) as (port, server_pid), tempfile.TemporaryDirectory() as tmp:
+            for label in SCENARIOS:
+                if label == "10% changed":
+                    bump(port)
+                mode = "changed" if label == "10% changed" else label
+                cmd = [sys.executable, __file__, "--feeds", str(args.feeds), "--child", mode, str(port), str(args.concurrency)]
+                cmd += [f"{tmp}/floor.db", f"{tmp}/etags.json"]
+                wall, cpu, rss, _, _ = run_tree(cmd, env, {server_pid})
+                runs[label].append((wall, cpu, rss))
     print(
         f"floor of this stack, {args.feeds} feeds x 50 items on 127.0.0.1, concurrency {args.concurrency}, median of {args.repeat}"
     )

@@ -42,6 +42,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,15 +189,30 @@ def scenario_command(mode: str, config: Path, db: Path) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--child-poll", str(config), str(db)]
 
 
-def run_repeat(args: argparse.Namespace, mode: str, tmp: Path, root: Path = ROOT) -> tuple[list[Sample], list[float]]:
-    """One cold, all-304 and 10%-changed poll of the checkout at `root` on a fresh feed server and
-    database; newsboat's three polls."""
+@contextlib.contextmanager
+def feed_server(feeds: int) -> Iterator[tuple[int, int]]:
+    """A fresh bench/feed_server.py of `feeds` feeds: (its port, its pid), stopped on leaving."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "feed_server.py"), "--port", str(port), "--feeds", str(args.feeds)]
+        [sys.executable, str(ROOT / "bench" / "feed_server.py"), "--port", str(port), "--feeds", str(feeds)]
     )
     try:
         wait_for(port)
+        yield port, server.pid
+    finally:
+        server.terminate()
+        server.wait(5)
+
+
+def bump(port: int) -> None:
+    """Add one item to a tenth of the feed server's feeds (the 10%-changed scenario)."""
+    urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/bump?fraction=0.1", method="POST")).read()
+
+
+def run_repeat(args: argparse.Namespace, mode: str, tmp: Path, root: Path = ROOT) -> tuple[list[Sample], list[float]]:
+    """One cold, all-304 and 10%-changed poll of the checkout at `root` on a fresh feed server and
+    database; newsboat's three polls."""
+    with feed_server(args.feeds) as (port, server_pid):
         config, db = tmp / "feeds.yaml", tmp / "bench.db"
         for stale in tmp.glob("bench.db*"):
             stale.unlink()
@@ -213,18 +229,14 @@ def run_repeat(args: argparse.Namespace, mode: str, tmp: Path, root: Path = ROOT
         samples = []
         for label in SCENARIOS:
             if label == "10% changed":
-                bump = urllib.request.Request(f"http://127.0.0.1:{port}/bump?fraction=0.1", method="POST")
-                urllib.request.urlopen(bump).read()
+                bump(port)
             before = count_items(db)
-            wall, cpu, rss, pss, out = run_tree(scenario_command(mode, config, db), env, {server.pid}, cwd=root)
+            wall, cpu, rss, pss, out = run_tree(scenario_command(mode, config, db), env, {server_pid}, cwd=root)
             inner = json.loads(out.strip().splitlines()[-1])["wall"] if mode == "poll" else None
             samples.append(Sample(wall, cpu, rss, pss, count_items(db) - before, inner))
         first = mode == args.modes[0] and root == ROOT
-        nb = newsboat(port, args.feeds, tmp, {server.pid}) if first and not args.no_newsboat else []
+        nb = newsboat(port, args.feeds, tmp, {server_pid}) if first and not args.no_newsboat else []
         return samples, nb
-    finally:
-        server.terminate()
-        server.wait(5)
 
 
 def newsboat(port: int, feeds: int, tmp: Path, exclude: set[int]) -> list[float]:

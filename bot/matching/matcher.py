@@ -259,12 +259,11 @@ class Matcher:
                 if tok not in starters:
                     if self._waiting and is_cyrillic(tok):
                         self._index_cyrillic()
-                    if not any(self._topics_of(k) for k in text_keys(tok)):
-                        if len(idle) + len(starters) < WORD_CACHE:
-                            idle.add(tok)
-                        continue
+                    starts = any(self._topics_of(k) for k in text_keys(tok))
                     if len(idle) + len(starters) < WORD_CACHE:
-                        starters.add(tok)
+                        (starters if starts else idle).add(tok)
+                    if not starts:
+                        continue
                 return True
         return False
 
